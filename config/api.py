@@ -1,0 +1,38 @@
+"""The REST API (django-ninja): ``/api/v1/…``, OpenAPI docs at ``/api/docs``.
+
+Each app owns a router in its ``api.py``; errors from services come back as ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from medbroker.core.errors import DomainError
+
+api = NinjaAPI(
+    title="medbroker API",
+    version="1",
+    description="의료데이터 중개 플랫폼 API. 공개 카탈로그는 인증 없이, 기업의 협의·신청은 세션 또는 API 토큰으로 접근합니다.",
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(
+        request, {"code": exc.code, "message": str(exc.message), "field": exc.field}, status=exc.status_code
+    )
+
+
+def _register_routers() -> None:
+    from medbroker.calls.api import router as calls_router
+    from medbroker.catalog.api import router as catalog_router
+
+    api.add_router("/v1/datasets", catalog_router)
+    api.add_router("/v1", calls_router)
+
+
+_register_routers()

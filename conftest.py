@@ -1,0 +1,124 @@
+"""Fixtures shared by every app's tests: users per role and signing in (with the second factor)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from medbroker.accounts.models import Organisation, Role, User
+from medbroker.accounts.tests.factories import (
+    InstitutionOrganisationFactory,
+    LabFactory,
+    OrganisationFactory,
+    UserFactory,
+)
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def service_missing(reason: str) -> None:
+    """Skip a test whose real service is missing, except in CI (REQUIRE_SERVICES=1), where it fails."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path: Any, settings: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def company(db: None) -> Organisation:
+    return OrganisationFactory(name="대구메디AI", business_registration_number="1208147521")
+
+
+@pytest.fixture
+def other_company(db: None) -> Organisation:
+    return OrganisationFactory(name="서울헬스랩", address="서울특별시 강남구 테헤란로 1")
+
+
+@pytest.fixture
+def lab(db: None) -> Organisation:
+    return LabFactory()
+
+
+@pytest.fixture
+def applicant(company: Organisation) -> User:
+    return UserFactory(username="applicant", organisation=company, roles=[Role.APPLICANT])
+
+
+@pytest.fixture
+def other_applicant(other_company: Organisation) -> User:
+    return UserFactory(username="other_applicant", organisation=other_company, roles=[Role.APPLICANT])
+
+
+@pytest.fixture
+def operator(lab: Organisation) -> User:
+    return UserFactory(username="operator", organisation=lab, roles=[Role.OPERATOR])
+
+
+@pytest.fixture
+def auditor(lab: Organisation) -> User:
+    return UserFactory(username="auditor", organisation=lab, roles=[Role.AUDITOR])
+
+
+@pytest.fixture
+def reviewer(db: None) -> User:
+    return UserFactory(
+        username="reviewer", organisation=OrganisationFactory(name="평가기관"), roles=[Role.REVIEWER]
+    )
+
+
+@pytest.fixture
+def steward(db: None) -> User:
+    return UserFactory(
+        username="steward", organisation=InstitutionOrganisationFactory(), roles=[Role.DATA_STEWARD]
+    )
+
+
+def _verify_second_factor(client: Client, user: User) -> None:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test", confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture
+def login() -> Callable[[Client, User | None], Client]:
+    """Sign ``user`` in on ``client`` (second factor already passed); ``None`` leaves it anonymous."""
+
+    def _login(client: Client, user: User | None) -> Client:
+        if user is None:
+            return client
+        client.force_login(user)
+        if user.needs_second_factor:
+            _verify_second_factor(client, user)
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def users_by_role(
+    applicant: User, other_applicant: User, operator: User, auditor: User, reviewer: User, steward: User
+) -> dict[str, User | None]:
+    """The roles of the permission matrices (style guide), keyed by a short name."""
+    return {
+        "anonymous": None,
+        "applicant": applicant,
+        "other_applicant": other_applicant,
+        "reviewer": reviewer,
+        "steward": steward,
+        "operator": operator,
+        "auditor": auditor,
+    }
