@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,15 +15,6 @@ from medbroker.accounts.tests.factories import (
     OrganisationFactory,
     UserFactory,
 )
-
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-
-
-def service_missing(reason: str) -> None:
-    """Skip a test whose real service is missing, except in CI (REQUIRE_SERVICES=1), where it fails."""
-    if REQUIRE_SERVICES:
-        pytest.fail(f"required service missing: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

@@ -38,4 +38,6 @@ def pdf_render(template_name: str, context: dict[str, object]) -> bytes:
     from weasyprint import CSS, HTML
 
     html = render_to_string(template_name, context)
-    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(stylesheets=[CSS(string=pdf_base_css())])
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
+        stylesheets=[CSS(string=pdf_base_css())]
+    )
