@@ -22,6 +22,14 @@ def _media_root(tmp_path: Any, settings: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # Argon2 with production parameters costs ~0.15 s a hash and the permission matrices create a user per
+    # role per test; what they test is who may do what, not the hasher. The settings keep Argon2 first
+    # (accounts' tests check that separately).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def company(db: None) -> Organisation:
     return OrganisationFactory(name="대구메디AI", business_registration_number="1208147521")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from config.api import api
 from medbroker.calls.views.home import home
@@ -11,6 +12,8 @@ urlpatterns = [
     path("catalog/", include("medbroker.catalog.urls")),
     path("calls/", include("medbroker.calls.urls")),
     path("audit/", include("medbroker.audit.urls")),
+    # Staff sign in through the platform's login (lockout, second factor, audit), not the admin's own form.
+    path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

@@ -14,9 +14,10 @@ class UserAdmin(BaseUserAdmin):
     inlines = [RoleAssignmentInline]
     list_display = ("username", "display_name", "organisation", "email", "is_active")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
-        ("medbroker", {"fields": ("organisation", "display_name", "phone")}),
+        *(BaseUserAdmin.fieldsets or ()),
+        ("medbroker", {"fields": ("organisation", "display_name", "phone", "privacy_consented_at")}),
     )
+    readonly_fields = ("privacy_consented_at",)
 
 
 @admin.register(Organisation)

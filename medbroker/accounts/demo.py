@@ -7,6 +7,7 @@ running the demo again issues them anew.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -44,7 +45,7 @@ def lab_organisation() -> Organisation:
 
 
 def _user(
-    username: str, password: str, *, organisation: Organisation, roles: list[str], display_name: str
+    username: str, password: str, *, organisation: Organisation, roles: Sequence[str], display_name: str
 ) -> User:
     user, _ = User.objects.get_or_create(username=username)
     user.organisation = organisation

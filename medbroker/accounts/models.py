@@ -73,6 +73,9 @@ class User(AbstractUser):
     )
     display_name = models.CharField(_("이름"), max_length=100, blank=True)
     phone = models.CharField(_("전화"), max_length=40, blank=True)
+    # Proof of the consent to personal-information collection given at sign-up (개인정보 보호법 §15):
+    # when it was given, so the record survives even if the audit log is archived.
+    privacy_consented_at = models.DateTimeField(_("개인정보 수집·이용 동의 시각"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("사용자")

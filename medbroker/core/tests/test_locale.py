@@ -35,3 +35,15 @@ def test_an_unknown_language_cookie_falls_back_to_korean(client):
 def test_times_are_korea_time():
     assert settings.TIME_ZONE == "Asia/Seoul"
     assert settings.USE_TZ is True
+
+
+def test_passwords_are_hashed_with_argon2_in_the_settings():
+    import config.settings as project_settings
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    assert project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    hasher = Argon2PasswordHasher()
+    encoded = hasher.encode("correct-horse-battery-42", hasher.salt())
+    assert encoded.startswith("argon2$argon2id$")
+    assert hasher.verify("correct-horse-battery-42", encoded) is True
+    assert hasher.verify("wrong-password", encoded) is False
