@@ -1,0 +1,479 @@
+"""Reads of the catalogue: search with facets, the datasets a user may see or manage, totals.
+
+The public catalogue shows published datasets only (announcement §3.3: anyone may browse "the list of
+medical data each hospital or institution has built"). Drafts and withdrawn datasets are seen only by
+operators and by the data stewards of the dataset's own institution.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from medbroker.accounts.models import Role
+from medbroker.catalog.models import Dataset, DataType, Institution, Sensitivity
+
+# Public sort columns of the catalogue table → the fields they order by (core.tables.table_build).
+# Anything not named here falls back to the default, so a forged ``?sort=`` never reaches order_by.
+DATASET_SORTABLE: dict[str, str | tuple[str, ...]] = {
+    "title": "title",
+    "institution": ("institution__organisation__name", "body_part__order", "modality__order", "title"),
+    "body_part": ("body_part__order", "body_part__name"),
+    "modality": ("modality__order", "modality__name"),
+    "annotated": "annotated_count",
+    "non_annotated": "non_annotated_count",
+    "total": "total_count",
+}
+DATASET_DEFAULT_SORT = "institution"
+
+# A query of more tokens than this is cut: each token is one more LIKE over every row.
+SEARCH_MAX_TOKENS = 8
+
+ANNOTATED_YES = "yes"
+ANNOTATED_NO = "no"
+
+
+def _bilingual(name: str, name_en: str) -> str:
+    return name_en if (get_language() or "ko").startswith("en") and name_en else name
+
+
+def search_text_normalise(text: str) -> str:
+    """The form both the stored document and the query are compared in.
+
+    NFC first: Hangul typed on some systems arrives decomposed (NFD, jamo by jamo) and would never match
+    the composed syllables stored from another. Lower-cased because SQLite's LIKE folds ASCII case only.
+    """
+    return unicodedata.normalize("NFC", text).lower()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Who sees what
+# ---------------------------------------------------------------------------------------------------------
+
+
+def user_can_manage_institution(*, user: Any, institution: Institution) -> bool:
+    """Operators manage every institution's datasets; a data steward only those of their own institution."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.has_role(Role.OPERATOR):
+        return True
+    return bool(
+        user.has_role(Role.DATA_STEWARD)
+        and user.organisation_id is not None
+        and user.organisation_id == institution.organisation_id
+    )
+
+
+def institutions_managed_by(*, user: Any) -> QuerySet[Institution]:
+    institutions = Institution.objects.select_related("organisation")
+    if user is None or not user.is_authenticated:
+        return institutions.none()
+    if user.has_role(Role.OPERATOR):
+        return institutions.all()
+    if user.has_role(Role.DATA_STEWARD) and user.organisation_id is not None:
+        return institutions.filter(organisation_id=user.organisation_id)
+    return institutions.none()
+
+
+def _managed_q(user: Any) -> Q | None:
+    """The datasets ``user`` manages as a filter; ``None`` when they manage none."""
+    if user is None or not user.is_authenticated:
+        return None
+    if user.has_role(Role.OPERATOR):
+        # Not an empty Q(): "published | Q()" drops the empty side and would hide every draft.
+        return Q(pk__isnull=False)
+    if user.has_role(Role.DATA_STEWARD) and user.organisation_id is not None:
+        return Q(institution__organisation_id=user.organisation_id)
+    return None
+
+
+def _with_relations(datasets: QuerySet[Dataset]) -> QuerySet[Dataset]:
+    return datasets.select_related("institution__organisation", "body_part", "modality")
+
+
+def datasets_published() -> QuerySet[Dataset]:
+    return _with_relations(Dataset.objects.filter(publication=Dataset.Publication.PUBLISHED))
+
+
+def datasets_managed_by(*, user: Any) -> QuerySet[Dataset]:
+    """Every dataset ``user`` may edit, publish or withdraw, whatever its state."""
+    managed = _managed_q(user)
+    if managed is None:
+        return Dataset.objects.none()
+    return _with_relations(Dataset.objects.filter(managed))
+
+
+def datasets_visible_to(*, user: Any) -> QuerySet[Dataset]:
+    """Published datasets, plus the unpublished ones ``user`` manages."""
+    visible = Q(publication=Dataset.Publication.PUBLISHED)
+    managed = _managed_q(user)
+    if managed is not None:
+        visible |= managed
+    return _with_relations(Dataset.objects.filter(visible))
+
+
+def dataset_visible_get(*, user: Any, pk: int) -> Dataset:
+    """One dataset, or 404: an unpublished dataset does not exist for anyone who may not manage it."""
+    dataset = datasets_visible_to(user=user).filter(pk=pk).first()
+    if dataset is None:
+        raise Http404
+    return dataset
+
+
+def dataset_managed_get(*, user: Any, pk: int) -> Dataset:
+    dataset = datasets_managed_by(user=user).filter(pk=pk).first()
+    if dataset is None:
+        raise Http404
+    return dataset
+
+
+def dataset_published_get(*, pk: int) -> Dataset | None:
+    return datasets_published().filter(pk=pk).first()
+
+
+def dataset_online_use_allowed(dataset: Dataset) -> bool:
+    """Online use (SSL-VPN, VDI, OTP) may be agreed only for low-sensitivity data (announcement §4 ⑤);
+    everything else is used in the closed learning room."""
+    return dataset.sensitivity == Sensitivity.LOW
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Search and facets
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetFilters:
+    """The facet selections of a search. Within one facet values are OR-ed, across facets AND-ed."""
+
+    institution: tuple[str, ...] = ()
+    body_part: tuple[str, ...] = ()
+    modality: tuple[str, ...] = ()
+    data_type: tuple[str, ...] = ()
+    annotated: tuple[str, ...] = ()
+    sensitivity: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> DatasetFilters:
+        """Read the selections from a QueryDict (``?modality=ct&modality=mri``) or a plain mapping.
+
+        Values of closed vocabularies that do not exist are dropped; an unknown institution id or code
+        stays and simply matches nothing, as a stale bookmark should.
+        """
+
+        def values(name: str) -> list[str]:
+            if hasattr(params, "getlist"):
+                raw: Iterable[Any] = params.getlist(name)
+            else:
+                value = params.get(name)
+                raw = value if isinstance(value, list | tuple) else ([] if value in (None, "") else [value])
+            return [str(v).strip() for v in raw if str(v).strip()]
+
+        def unique(items: Iterable[str]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(items))
+
+        return cls(
+            # Ids longer than a bigint would overflow the database driver, not just match nothing.
+            institution=unique(v for v in values("institution") if v.isdigit() and len(v) <= 18),
+            body_part=unique(values("body_part")),
+            modality=unique(values("modality")),
+            data_type=unique(v for v in values("data_type") if v in DataType.values),
+            annotated=unique(v for v in values("annotated") if v in (ANNOTATED_YES, ANNOTATED_NO)),
+            sensitivity=unique(v for v in values("sensitivity") if v in Sensitivity.values),
+        )
+
+    def selected(self, facet: str) -> tuple[str, ...]:
+        selection: tuple[str, ...] = getattr(self, facet)
+        return selection
+
+
+@dataclass(frozen=True)
+class FacetOption:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Facet:
+    name: str
+    label: str | Promise
+    options: list[FacetOption]
+
+
+@dataclass(frozen=True)
+class DatasetSearch:
+    datasets: QuerySet[Dataset]
+    facets: list[Facet]
+    query: str
+    filters: DatasetFilters
+    tokens: list[str] = field(default_factory=list)
+
+
+def search_tokens(query: str) -> list[str]:
+    return search_text_normalise(query).split()[:SEARCH_MAX_TOKENS]
+
+
+def _query_q(tokens: Sequence[str]) -> Q:
+    # Every token must occur somewhere in the document, as a substring. Korean writes compounds without
+    # spaces ("위내시경", "유방초음파"), and no word splitter ships with both SQLite and PostgreSQL, so
+    # substring matching is what finds "내시경" inside "위내시경". The document is already lower-cased;
+    # icontains keeps PostgreSQL (UPPER … LIKE) and SQLite (ASCII-only LIKE folding) in agreement.
+    condition = Q()
+    for token in tokens:
+        condition &= Q(search_document__icontains=token)
+    return condition
+
+
+def _annotated_q(selection: Sequence[str]) -> Q:
+    condition = Q(pk__in=[])
+    if ANNOTATED_YES in selection:
+        condition |= Q(annotated_count__gt=0)
+    if ANNOTATED_NO in selection:
+        condition |= Q(annotated_count=0)
+    return condition
+
+
+@dataclass(frozen=True)
+class _FacetSpec:
+    name: str
+    label: Any
+    # Field whose distinct values are the options, and the fields the option's label is built from.
+    value_field: str
+    label_fields: tuple[str, ...]
+    order_fields: tuple[str, ...]
+    filter_q: Callable[[Sequence[str]], Q]
+    label_of: Callable[[dict[str, Any]], str]
+
+
+def _choice_label(choices: Any, field_name: str) -> Callable[[dict[str, Any]], str]:
+    labels = dict(choices)
+    return lambda row: str(labels.get(row[field_name], row[field_name]))
+
+
+_FACETS: tuple[_FacetSpec, ...] = (
+    _FacetSpec(
+        name="institution",
+        label=_("보유기관"),
+        value_field="institution_id",
+        label_fields=("institution__organisation__name",),
+        order_fields=("institution__organisation__name",),
+        filter_q=lambda sel: Q(institution_id__in=[int(v) for v in sel]),
+        label_of=lambda row: row["institution__organisation__name"],
+    ),
+    _FacetSpec(
+        name="body_part",
+        label=_("부위"),
+        value_field="body_part__code",
+        label_fields=("body_part__name", "body_part__name_en", "body_part__order"),
+        order_fields=("body_part__order", "body_part__name"),
+        filter_q=lambda sel: Q(body_part__code__in=sel),
+        label_of=lambda row: _bilingual(row["body_part__name"], row["body_part__name_en"]),
+    ),
+    _FacetSpec(
+        name="modality",
+        label=_("모달리티"),
+        value_field="modality__code",
+        label_fields=("modality__name", "modality__name_en", "modality__order"),
+        order_fields=("modality__order", "modality__name"),
+        filter_q=lambda sel: Q(modality__code__in=sel),
+        label_of=lambda row: _bilingual(row["modality__name"], row["modality__name_en"]),
+    ),
+    _FacetSpec(
+        name="data_type",
+        label=_("데이터 유형"),
+        value_field="data_type",
+        label_fields=(),
+        order_fields=("data_type",),
+        filter_q=lambda sel: Q(data_type__in=sel),
+        label_of=_choice_label(DataType.choices, "data_type"),
+    ),
+    _FacetSpec(
+        name="sensitivity",
+        label=_("민감도"),
+        value_field="sensitivity",
+        label_fields=(),
+        order_fields=("sensitivity",),
+        filter_q=lambda sel: Q(sensitivity__in=sel),
+        label_of=_choice_label(Sensitivity.choices, "sensitivity"),
+    ),
+)
+_FACET_ORDER = ("institution", "body_part", "modality", "data_type", "annotated", "sensitivity")
+_SENSITIVITY_ORDER = {value: i for i, value in enumerate(Sensitivity.values)}
+
+
+def _filters_q(filters: DatasetFilters, *, skip: str | None = None) -> Q:
+    condition = Q()
+    for spec in _FACETS:
+        if spec.name != skip and filters.selected(spec.name):
+            condition &= spec.filter_q(filters.selected(spec.name))
+    if skip != "annotated" and filters.annotated:
+        condition &= _annotated_q(filters.annotated)
+    return condition
+
+
+def _facet_build(spec: _FacetSpec, scope: QuerySet[Dataset], counted: Q, selected: Sequence[str]) -> Facet:
+    rows = (
+        scope.order_by()
+        .values(spec.value_field, *spec.label_fields)
+        .annotate(matching=Count("pk", filter=counted))
+        .order_by(*spec.order_fields)
+    )
+    options = [
+        FacetOption(
+            value=str(row[spec.value_field]),
+            label=spec.label_of(row),
+            count=row["matching"],
+            selected=str(row[spec.value_field]) in selected,
+        )
+        for row in rows
+    ]
+    if spec.name == "sensitivity":
+        options.sort(key=lambda option: _SENSITIVITY_ORDER.get(option.value, 99))
+    return Facet(name=spec.name, label=spec.label, options=options)
+
+
+def _annotated_facet(scope: QuerySet[Dataset], counted: Q, selected: Sequence[str]) -> Facet:
+    counts = scope.aggregate(
+        yes=Count("pk", filter=counted & Q(annotated_count__gt=0)),
+        no=Count("pk", filter=counted & Q(annotated_count=0)),
+        any_yes=Count("pk", filter=Q(annotated_count__gt=0)),
+        any_no=Count("pk", filter=Q(annotated_count=0)),
+    )
+    options = []
+    for value, label in ((ANNOTATED_YES, _("있음")), (ANNOTATED_NO, _("없음"))):
+        if counts[f"any_{value}"] or value in selected:
+            options.append(FacetOption(value, str(label), counts[value], value in selected))
+    return Facet(name="annotated", label=_("Annotation 데이터"), options=options)
+
+
+def datasets_matching_query(datasets: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
+    """Narrow ``datasets`` to those whose search document holds every token of ``query``."""
+    return datasets.filter(_query_q(search_tokens(query)))
+
+
+def datasets_search(
+    *,
+    user: Any,
+    query: str = "",
+    filters: DatasetFilters | None = None,
+    include_unpublished: bool = False,
+    with_facets: bool = True,
+) -> DatasetSearch:
+    """Datasets matching ``query`` and ``filters``, with a count per facet value.
+
+    The public catalogue (the default) searches published datasets only; ``include_unpublished`` adds the
+    drafts and withdrawn datasets ``user`` manages (all for operators, their own institution's for data
+    stewards). ``with_facets=False`` skips the facet counts (one query per facet) where nobody shows them.
+
+    Facet counts are over the current result set with that facet's own selection left out ("disjunctive"
+    faceting): with 유방 ticked under 부위, 대장 still shows how many results ticking it would add, while every
+    other facet counts exactly the rows listed. Options come from the whole scope, so the set of checkboxes
+    stays put as the selection changes.
+    """
+    filters = filters or DatasetFilters()
+    scope = datasets_visible_to(user=user) if include_unpublished else datasets_published()
+    tokens = search_tokens(query)
+    query_q = _query_q(tokens)
+    datasets = scope.filter(query_q & _filters_q(filters))
+
+    if not with_facets:
+        return DatasetSearch(datasets=datasets, facets=[], query=query, filters=filters, tokens=tokens)
+    built: dict[str, Facet] = {}
+    for spec in _FACETS:
+        counted = query_q & _filters_q(filters, skip=spec.name)
+        built[spec.name] = _facet_build(spec, scope, counted, filters.selected(spec.name))
+    built["annotated"] = _annotated_facet(
+        scope, query_q & _filters_q(filters, skip="annotated"), filters.annotated
+    )
+    facets = [built[name] for name in _FACET_ORDER]
+    return DatasetSearch(datasets=datasets, facets=facets, query=query, filters=filters, tokens=tokens)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Totals (the call's table, summed)
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TotalRow:
+    code: str
+    name: str
+    name_en: str
+    annotated: int
+    non_annotated: int
+    total: int
+    datasets: int
+
+    @property
+    def label(self) -> str:
+        return _bilingual(self.name, self.name_en)
+
+
+@dataclass(frozen=True)
+class DatasetTotals:
+    by_modality: list[TotalRow]
+    by_body_part: list[TotalRow]
+    overall: TotalRow
+
+
+def _sums() -> dict[str, Any]:
+    return {
+        "annotated": Sum("annotated_count"),
+        "non_annotated": Sum("non_annotated_count"),
+        "total": Sum("total_count"),
+        "datasets": Count("pk"),
+    }
+
+
+def _total_rows(published: QuerySet[Dataset], relation: str) -> list[TotalRow]:
+    rows = (
+        published.order_by()
+        .values(f"{relation}__code", f"{relation}__name", f"{relation}__name_en", f"{relation}__order")
+        .annotate(**_sums())
+        .order_by(f"{relation}__order", f"{relation}__name")
+    )
+    return [
+        TotalRow(
+            code=row[f"{relation}__code"],
+            name=row[f"{relation}__name"],
+            name_en=row[f"{relation}__name_en"],
+            annotated=row["annotated"] or 0,
+            non_annotated=row["non_annotated"] or 0,
+            total=row["total"] or 0,
+            datasets=row["datasets"],
+        )
+        for row in rows
+    ]
+
+
+def dataset_totals(*, include_illustrative: bool = True) -> DatasetTotals:
+    """Annotated / non-annotated / total cases and the number of datasets, per modality and per body part,
+    over published datasets. ``include_illustrative=False`` leaves out the rows whose breakdown the call does
+    not give, which is how the call's own imaging table is summed."""
+    published = Dataset.objects.filter(publication=Dataset.Publication.PUBLISHED)
+    if not include_illustrative:
+        published = published.filter(is_illustrative=False)
+    overall = published.aggregate(**_sums())
+    return DatasetTotals(
+        by_modality=_total_rows(published, "modality"),
+        by_body_part=_total_rows(published, "body_part"),
+        overall=TotalRow(
+            code="all",
+            name=str(_("전체")),
+            name_en="All",
+            annotated=overall["annotated"] or 0,
+            non_annotated=overall["non_annotated"] or 0,
+            total=overall["total"] or 0,
+            datasets=overall["datasets"],
+        ),
+    )
