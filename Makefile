@@ -28,6 +28,8 @@ $(STATIC_VENDOR)/.copied: node_modules/.package-lock.json
 	mkdir -p $(STATIC_VENDOR)/krds $(STATIC_VENDOR)/htmx $(STATIC_VENDOR)/chartjs
 	cp -r node_modules/krds-uiux/resources/css node_modules/krds-uiux/resources/fonts \
 	      node_modules/krds-uiux/resources/img node_modules/krds-uiux/resources/js $(STATIC_VENDOR)/krds/
+	# krds-uiux 1.1.0's component.css points at ../../img/img/…: give it that path too.
+	cp -r node_modules/krds-uiux/resources/img $(STATIC_VENDOR)/krds/img/img
 	cp node_modules/htmx.org/dist/htmx.min.js $(STATIC_VENDOR)/htmx/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(STATIC_VENDOR)/chartjs/
 	touch $@

@@ -35,5 +35,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        entries.append({"url": url, "label": label, "active": request.path.startswith(url) and url != "/"})
+        entries.append({"url": url, "label": label, "active": False})
+    # Highlight only the entry with the longest matching prefix (/catalog/mine/ is not /catalog/).
+    matching = [e for e in entries if e["url"] != "/" and request.path.startswith(e["url"])]
+    if matching:
+        max(matching, key=lambda e: len(e["url"]))["active"] = True
     return {"nav_entries": entries}

@@ -38,8 +38,9 @@ def test_times_are_korea_time():
 
 
 def test_passwords_are_hashed_with_argon2_in_the_settings():
-    import config.settings as project_settings
     from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    import config.settings as project_settings
 
     assert project_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     hasher = Argon2PasswordHasher()
