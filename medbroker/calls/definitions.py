@@ -100,11 +100,16 @@ CALL_2025: dict[str, Any] = {
         {"code": "data", "name": "AI 의료데이터 활용 지원", "name_en": "AI medical-data use"},
         {"code": "compute", "name": "컴퓨팅 자원 활용 지원", "name_en": "Computing-resource use"},
     ],
+    "support_scale": "지원가능 범위 내 지원",
+    "subsidy": "해당없음",
+    "company_contribution": "해당없음",
     "intake_opens_at": kst(2025, 7, 7, 0, 0, 0),
     # "2025. 7. 21.(월) 16:00 까지": the server refuses from 16:00:00 KST on.
     "intake_closes_at": kst(2025, 7, 21, 16, 0, 0),
     "support_ends_on": dt.date(2025, 11, 28),
     "minimum_eligibility": 1,
+    # Receipt numbers read KHD2025-0001, KHD2025-0002, … in submission order.
+    "receipt_prefix": "KHD2025",
     "contact": [
         {"purpose": "지원사업 문의", "phone": "053-281-0034", "email": "hoyeollee11@ktl.re.kr"},
         {"purpose": "접수 문의", "phone": "053-281-0129", "email": "ghgdpwl@ktl.re.kr"},
@@ -282,3 +287,209 @@ CALL_2025: dict[str, Any] = {
         },
     ],
 }
+
+# What an applicant fills in each document, for the templates the platform generates (``calls:document_template``).
+# The announcement marks documents 1–4 as "(양식 O)" without reproducing the forms; these follow its wording
+# (business plan in the order of the rubric, bonus evidence as in the bonus table) so the filled form can be
+# reviewed against the published criteria. Keyed by document code, so a later call with the same codes reuses them.
+# Each section: (heading, kind, rows) where kind is "fields" (label → blank to fill), "text" (a paragraph to
+# read), "checks" (boxes to tick), "table" (column headings, blank rows) or "sign" (date, name and seal).
+DOCUMENT_TEMPLATES: dict[str, list[dict[str, Any]]] = {
+    "application_plan": [
+        {
+            "heading": "1. 신청기업 현황",
+            "kind": "fields",
+            "rows": [
+                "기업명",
+                "사업자등록번호",
+                "대표자",
+                "본사 주소(사업장 소재지)",
+                "설립일",
+                "상시 근로자 수",
+                "주요 제품·서비스",
+                "담당자 성명·직위",
+                "담당자 전화·이메일",
+            ],
+        },
+        {"heading": "2. 신청 자격(해당 항목에 모두 표시)", "kind": "eligibility"},
+        {
+            "heading": "3. 신청 데이터",
+            "kind": "table",
+            "columns": ["데이터셋(부위·모달리티)", "희망 건수", "Annotation 필요 여부", "활용 목적"],
+            "blank_rows": 4,
+        },
+        {
+            "heading": "4. 희망 컴퓨팅 자원(GPU 1기)",
+            "kind": "compute",
+        },
+        {
+            "heading": "5. 사업계획",
+            "kind": "fields",
+            "rows": [
+                "과제명",
+                "사업 개요",
+                "추진 조직 및 역량(총괄책임자의 전문성 포함)",
+                "전담인력 확보 및 역할분담",
+                "사업 목표(최종 목표 및 단계별 목표, 목표 수립 근거)",
+                "사업 내용 및 추진 전략(단계별 추진 계획, 일정, 산출물)",
+                "보유 기술 및 차별성, 상용화 계획",
+                "기대효과(의료산업 활성화, 사회적 비용 절감, 지역사회 공헌)",
+            ],
+            "tall": True,
+        },
+        {
+            "heading": "6. 우대사항 증빙",
+            "kind": "table",
+            "columns": ["구분", "내용(연도·과제번호·인증명·등록번호 등)", "증빙 서류"],
+            "prefill": [
+                ["매출액('21~'24년)", "", "재무제표(가결산 포함)"],
+                ["정부과제·자체기술개발(최근 3년)", "", "협약서 등"],
+                ["기술 및 품질 인증", "", "인증서 사본"],
+                ["지식재산권(최근 3년)", "", "등록증 사본"],
+            ],
+        },
+        {"heading": "", "kind": "sign", "text": "위와 같이 지원사업에 신청합니다."},
+    ],
+    "privacy_consent": [
+        {
+            "heading": "1. 수집·이용 목적",
+            "kind": "text",
+            "text": "지원사업 신청 접수, 신청자격 확인, 선정 평가, 협약 체결 및 사후관리, 성과 보고",
+        },
+        {
+            "heading": "2. 수집 항목",
+            "kind": "text",
+            "text": "대표자 및 담당자의 성명, 소속, 직위, 전화번호, 이메일, 사업자등록번호, 사업장 주소",
+        },
+        {
+            "heading": "3. 보유·이용 기간",
+            "kind": "text",
+            "text": "지원사업 종료 후 5년(관계 법령에 따라 보존할 필요가 있는 경우 그 기간)",
+        },
+        {
+            "heading": "4. 제3자 제공",
+            "kind": "text",
+            "text": "선정 평가를 위한 검토위원회 위원, 지원사업 관리기관(평가 및 사후관리 목적에 한함)",
+        },
+        {
+            "heading": "5. 동의 여부",
+            "kind": "checks",
+            "rows": [
+                "개인정보 수집·이용에 동의합니다.  □ 동의함  □ 동의하지 않음",
+                "개인정보 제3자 제공에 동의합니다.  □ 동의함  □ 동의하지 않음",
+            ],
+            "note": "동의를 거부할 권리가 있으나, 거부 시 지원사업 신청이 제한될 수 있습니다.",
+        },
+        {"heading": "", "kind": "sign", "text": "본인은 위 내용을 확인하고 동의합니다."},
+    ],
+    "participation_agreement": [
+        {
+            "heading": "1. 사업 참여",
+            "kind": "text",
+            "text": (
+                "신청기업은 지원기관이 제공하는 AI 의료데이터와 컴퓨팅 자원을 협약에서 정한 목적과 범위 안에서만 "
+                "활용하며, 데이터는 폐쇄학습실 등 지원기관이 정한 보안 환경에서 이용합니다."
+            ),
+        },
+        {
+            "heading": "2. 중복지원 금지",
+            "kind": "text",
+            "text": (
+                "신청기업은 동일한 내용으로 다른 국가·지방자치단체 지원사업의 지원을 받고 있지 않으며, "
+                "중복 지원이 확인되면 선정 취소 및 지원 중단에 동의합니다."
+            ),
+        },
+        {
+            "heading": "3. 성과 보고",
+            "kind": "text",
+            "text": "지원기간 종료 후 데이터 및 컴퓨팅 자원 활용에 대한 성과보고서를 작성하여 제출합니다.",
+        },
+        {
+            "heading": "4. 현재 수행 중인 유사 지원사업",
+            "kind": "table",
+            "columns": ["사업명", "지원기관", "지원기간", "지원 내용"],
+            "blank_rows": 3,
+        },
+        {"heading": "", "kind": "sign", "text": "위 사항을 확인하고 성실히 이행할 것을 협약합니다."},
+    ],
+    "eligibility_confirmation": [
+        {"heading": "1. 해당 신청 자격(1개 이상)", "kind": "eligibility"},
+        {
+            "heading": "2. 확인 내용",
+            "kind": "fields",
+            "rows": [
+                "사업자등록증상 사업장 소재지(① 해당 시)",
+                "이전·설립 예정 주소 및 시기(② 해당 시)",
+                "실증 예정 의료기관 및 실증 내용(③ 해당 시)",
+                "플랫폼 활용 예정 데이터(④ 해당 시)",
+            ],
+        },
+        {
+            "heading": "3. 첨부 증빙",
+            "kind": "checks",
+            "rows": [
+                "사업자등록증 사본",
+                "지역이전 확약서(②)",
+                "실증 협의 증빙(③)",
+                "의료데이터 중개 플랫폼 사용 확약서(④)",
+            ],
+        },
+        {"heading": "", "kind": "sign", "text": "위 기재 내용이 사실과 다름없음을 확인합니다."},
+    ],
+    "relocation_pledge": [
+        {
+            "heading": "1. 이전·설립 계획",
+            "kind": "fields",
+            "rows": [
+                "현재 본사 주소",
+                "구분(본사 이전 / 지사 이전 / 지사 설립)",
+                "대구광역시 내 이전·설립 예정 주소",
+                "이전·설립 예정일",
+                "이전·설립 후 상시 근로자 수(예정)",
+            ],
+        },
+        {
+            "heading": "2. 확약",
+            "kind": "text",
+            "text": (
+                "신청기업은 위 계획에 따라 대구광역시 내로 본사 또는 지사를 이전하거나 지사를 설립할 것을 확약하며, "
+                "이행하지 않을 경우 지원 취소 등 지원기관의 조치에 따릅니다."
+            ),
+        },
+        {"heading": "", "kind": "sign", "text": "위와 같이 확약합니다."},
+    ],
+    "platform_pledge": [
+        {
+            "heading": "1. 활용 예정 데이터",
+            "kind": "table",
+            "columns": ["데이터셋(부위·모달리티)", "보유기관", "활용 목적"],
+            "blank_rows": 4,
+        },
+        {
+            "heading": "2. 준수 사항",
+            "kind": "checks",
+            "rows": [
+                "데이터는 「의료데이터 중개 플랫폼」과 지원기관이 정한 보안 환경에서만 활용합니다.",
+                "재식별 시도, 외부 반출, 목적 외 이용을 하지 않습니다.",
+                "플랫폼 계정과 2단계 인증 수단을 타인과 공유하지 않습니다.",
+                "활용 결과를 성과보고서로 제출합니다.",
+            ],
+        },
+        {
+            "heading": "",
+            "kind": "sign",
+            "text": "위 사항을 준수하여 「의료데이터 중개 플랫폼」을 사용할 것을 확약합니다.",
+        },
+    ],
+}
+
+# A page in the template for a document that has no entry above (a later call's extra document).
+DOCUMENT_TEMPLATE_DEFAULT: list[dict[str, Any]] = [
+    {
+        "heading": "1. 신청기업",
+        "kind": "fields",
+        "rows": ["기업명", "사업자등록번호", "대표자", "담당자·연락처"],
+    },
+    {"heading": "2. 내용", "kind": "fields", "rows": ["기재 내용"], "tall": True},
+    {"heading": "", "kind": "sign", "text": "위 내용이 사실과 다름없음을 확인합니다."},
+]

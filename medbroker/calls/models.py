@@ -30,12 +30,23 @@ class Call(TimeStampedModel):
         blank=True,
         help_text=_('예: [{"code": "data", "name": "AI 의료데이터 활용 지원"}]'),
     )
+    # Overview columns of the announcement's table (지원규모 / 지원금 / 기업부담금), shown as published.
+    support_scale = models.CharField(_("지원규모"), max_length=200, blank=True)
+    subsidy = models.CharField(_("지원금"), max_length=100, blank=True)
+    company_contribution = models.CharField(_("기업부담금"), max_length=100, blank=True)
     intake_opens_at = models.DateTimeField(_("접수 시작"))
     # An exact instant: submission is refused by the server from this instant on (">= closes_at").
     intake_closes_at = models.DateTimeField(_("접수 마감"))
     support_ends_on = models.DateField(_("지원기간 종료일"))
     minimum_eligibility = models.PositiveSmallIntegerField(
         _("최소 충족 자격 수"), default=1, help_text=_("공고 지원대상 ⑤: 위 사항 중 1개 이상 해당")
+    )
+    # Receipts read "<prefix>-0001" (KHD2025-0001), numbered per call in order of first submission.
+    receipt_prefix = models.CharField(
+        _("접수번호 접두어"),
+        max_length=20,
+        blank=True,
+        help_text=_("예: KHD2025 → KHD2025-0001. 비워 두면 식별자와 접수 연도로 만듭니다."),
     )
     # Rubric of the document review, bonus rules and their parameters: read by the review module.
     bonus_rules = models.JSONField(_("우대사항 규칙"), default=dict, blank=True)
@@ -47,6 +58,14 @@ class Call(TimeStampedModel):
         verbose_name = _("공모")
         verbose_name_plural = _("공모")
         ordering = ["-intake_opens_at"]
+        constraints = [
+            # Receipt numbers are unique across calls, so two calls never share a prefix.
+            models.UniqueConstraint(
+                fields=["receipt_prefix"],
+                condition=~models.Q(receipt_prefix=""),
+                name="call_unique_receipt_prefix",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

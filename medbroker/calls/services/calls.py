@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from medbroker.audit.services import audit_record
 from medbroker.calls.models import (
@@ -16,6 +17,10 @@ from medbroker.calls.models import (
     RequiredDocument,
     RubricItem,
 )
+from medbroker.core.errors import DomainError
+
+# Words under /calls/ that name other pages; a call with one of these slugs could not be reached.
+RESERVED_CALL_SLUGS = ("applications", "consultations", "console", "documents", "new")
 
 
 @transaction.atomic
@@ -28,12 +33,18 @@ def call_configure(
     support_ends_on: dt.date | None = None,
     title: str | None = None,
     is_practice: bool = False,
+    receipt_prefix: str | None = None,
     actor: Any = None,
 ) -> Call:
     """Create or update the call ``slug`` and all its configuration from ``definition`` (idempotent).
 
     The dates default to the definition's; a practice call passes its own window with the same rules.
     """
+    if slug in RESERVED_CALL_SLUGS:
+        raise DomainError(
+            "call_slug_reserved",
+            _("'%(slug)s'은(는) 예약된 주소라 공모 식별자로 쓸 수 없습니다.") % {"slug": slug},
+        )
     call, created = Call.objects.update_or_create(
         slug=slug,
         defaults={
@@ -43,10 +54,18 @@ def call_configure(
             "agency": definition.get("agency", ""),
             "summary": definition.get("summary", ""),
             "support_types": definition.get("support_types", []),
+            "support_scale": definition.get("support_scale", ""),
+            "subsidy": definition.get("subsidy", ""),
+            "company_contribution": definition.get("company_contribution", ""),
             "intake_opens_at": intake_opens_at or definition["intake_opens_at"],
             "intake_closes_at": intake_closes_at or definition["intake_closes_at"],
             "support_ends_on": support_ends_on or definition["support_ends_on"],
             "minimum_eligibility": definition.get("minimum_eligibility", 1),
+            # Receipt numbers are unique across calls: a second call on the same definition (a practice
+            # call) passes its own prefix, or "" to derive one from its slug.
+            "receipt_prefix": definition.get("receipt_prefix", "")
+            if receipt_prefix is None
+            else receipt_prefix,
             "bonus_rules": definition.get("bonus_rules", {}),
             "contact": definition.get("contact", []),
             "is_practice": is_practice,

@@ -24,5 +24,6 @@ def call_with_window(
         intake_closes_at=closes_at,
         title="연습용 공모",
         is_practice=True,
+        receipt_prefix=kwargs.pop("receipt_prefix", ""),
         **kwargs,
     )
