@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.renderers import JSONRenderer
 
 from medbroker.core.errors import DomainError
 
+class _Utf8JSONRenderer(JSONRenderer):
+    # Korean names come back as text ("위 내시경"), not \uXXXX escapes, for people reading with curl.
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=_Utf8JSONRenderer(),
     title="medbroker API",
     version="1",
     description="의료데이터 중개 플랫폼 API. 공개 카탈로그는 인증 없이, 기업의 협의·신청은 세션 또는 API 토큰으로 접근합니다.",

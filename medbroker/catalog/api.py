@@ -30,29 +30,22 @@ from medbroker.core.errors import NotFoundError
 router = Router(tags=["catalog"])
 
 
-class InstitutionOut(Schema):
-    id: int
-    name: str
-    name_en: str
-
-
-class CodedNameOut(Schema):
-    code: str
-    name: str
-    name_en: str
-
-
-class ModalityOut(CodedNameOut):
-    dicom_code: str
-
-
 class DatasetOut(Schema):
+    # The names are the Korean ones the call uses (위, 내시경…); the codes are the filter values of this
+    # API and the English names follow each.
     id: int
     title: str
     title_en: str
-    institution: InstitutionOut
-    body_part: CodedNameOut
-    modality: ModalityOut
+    institution: str
+    institution_id: int
+    institution_en: str
+    body_part: str
+    body_part_code: str
+    body_part_en: str
+    modality: str
+    modality_code: str
+    modality_en: str
+    dicom_modality: str
     data_type: str
     annotated: int
     non_annotated: int
@@ -112,22 +105,16 @@ def _dataset_out(dataset: Dataset) -> dict[str, Any]:
         "id": dataset.pk,
         "title": dataset.title,
         "title_en": dataset.title_en,
-        "institution": {
-            "id": dataset.institution_id,
-            "name": organisation.name,
-            "name_en": organisation.name_en,
-        },
-        "body_part": {
-            "code": dataset.body_part.code,
-            "name": dataset.body_part.name,
-            "name_en": dataset.body_part.name_en,
-        },
-        "modality": {
-            "code": dataset.modality.code,
-            "name": dataset.modality.name,
-            "name_en": dataset.modality.name_en,
-            "dicom_code": dataset.modality.dicom_code,
-        },
+        "institution": organisation.name,
+        "institution_id": dataset.institution_id,
+        "institution_en": organisation.name_en,
+        "body_part": dataset.body_part.name,
+        "body_part_code": dataset.body_part.code,
+        "body_part_en": dataset.body_part.name_en,
+        "modality": dataset.modality.name,
+        "modality_code": dataset.modality.code,
+        "modality_en": dataset.modality.name_en,
+        "dicom_modality": dataset.modality.dicom_code,
         "data_type": dataset.data_type,
         "annotated": dataset.annotated_count,
         "non_annotated": dataset.non_annotated_count,

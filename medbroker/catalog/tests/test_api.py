@@ -31,18 +31,16 @@ def test_one_item_of_the_list_in_full(client: Client, catalogue: Catalogue) -> N
                 "id": dataset.pk,
                 "title": "위 내시경 영상",
                 "title_en": "Gastric endoscopy images",
-                "institution": {
-                    "id": catalogue.gana.pk,
-                    "name": "대구가나병원",
-                    "name_en": "Daegu Gana Hospital",
-                },
-                "body_part": {"code": "stomach", "name": "위", "name_en": "Stomach"},
-                "modality": {
-                    "code": "endoscopy",
-                    "name": "내시경",
-                    "name_en": "Endoscopy",
-                    "dicom_code": "ES",
-                },
+                "institution": "대구가나병원",
+                "institution_id": catalogue.gana.pk,
+                "institution_en": "Daegu Gana Hospital",
+                "body_part": "위",
+                "body_part_code": "stomach",
+                "body_part_en": "Stomach",
+                "modality": "내시경",
+                "modality_code": "endoscopy",
+                "modality_en": "Endoscopy",
+                "dicom_modality": "ES",
                 "data_type": "imaging",
                 "annotated": 10550,
                 "non_annotated": 10950,
@@ -139,14 +137,16 @@ def test_detail_of_a_published_dataset(client: Client, catalogue: Catalogue) -> 
         "id": dataset.pk,
         "title": "12유도 심전도",
         "title_en": "12-lead ECG",
-        "institution": {"id": catalogue.dara.pk, "name": "대구다라병원", "name_en": "Daegu Dara Hospital"},
-        "body_part": {"code": "heart", "name": "심장", "name_en": "Heart"},
-        "modality": {
-            "code": "ecg",
-            "name": "ECG",
-            "name_en": "Electrocardiography (ECG)",
-            "dicom_code": "ECG",
-        },
+        "institution": "대구다라병원",
+        "institution_id": catalogue.dara.pk,
+        "institution_en": "Daegu Dara Hospital",
+        "body_part": "심장",
+        "body_part_code": "heart",
+        "body_part_en": "Heart",
+        "modality": "ECG",
+        "modality_code": "ecg",
+        "modality_en": "Electrocardiography (ECG)",
+        "dicom_modality": "ECG",
         "data_type": "time_series",
         "annotated": 2000,
         "non_annotated": 8000,
@@ -217,3 +217,10 @@ def test_totals(client: Client, catalogue: Catalogue) -> None:
         ("breast", 400),
         ("heart", 10000),
     ]
+
+
+def test_korean_names_come_back_as_text_not_escapes(client: Client, catalogue: Catalogue) -> None:
+    response = client.get("/api/v1/datasets", {"modality": "endoscopy"})
+
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    assert '"body_part": "위"' in response.content.decode("utf-8")
