@@ -11,6 +11,7 @@ from ninja.renderers import JSONRenderer
 
 from medbroker.core.errors import DomainError
 
+
 class _Utf8JSONRenderer(JSONRenderer):
     # Korean names come back as text ("위 내시경"), not \uXXXX escapes, for people reading with curl.
     json_dumps_params = {"ensure_ascii": False}
