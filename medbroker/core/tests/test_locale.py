@@ -48,3 +48,12 @@ def test_passwords_are_hashed_with_argon2_in_the_settings():
     assert encoded.startswith("argon2$argon2id$")
     assert hasher.verify("correct-horse-battery-42", encoded) is True
     assert hasher.verify("wrong-password", encoded) is False
+
+
+def test_english_pages_are_translated(client):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    page = client.get("/accounts/login/").content.decode()
+
+    assert "Data catalogue" in page
+    assert "데이터 카탈로그" not in page
