@@ -20,9 +20,20 @@ env = environ.Env(
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="medbroker-embedded-default-key-change-me-in-production-0123456789"
-)
+
+def _embedded_secret_key() -> str:
+    # No key is written in the code: without SECRET_KEY the embedded default makes a random one once and
+    # keeps it beside the database, so sessions survive a restart and no two installations share a key.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
 DEBUG = env("DEBUG")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list(

@@ -20,7 +20,8 @@ class Role(models.TextChoices):
 
 # Roles whose accounts must enrol a second factor before they can do anything (issue: operators and data
 # stewards hold the keys to applications and to the data itself).
-ROLES_REQUIRING_SECOND_FACTOR = frozenset({Role.OPERATOR, Role.DATA_STEWARD})
+# Auditors read every company's documents and exports, so they are held to the same rule.
+ROLES_REQUIRING_SECOND_FACTOR = frozenset({Role.OPERATOR, Role.DATA_STEWARD, Role.AUDITOR})
 
 
 class Organisation(TimeStampedModel):
@@ -99,7 +100,8 @@ class User(AbstractUser):
 
     @property
     def needs_second_factor(self) -> bool:
-        return bool(self.role_codes & ROLES_REQUIRING_SECOND_FACTOR)
+        # Django admin accounts (staff, superusers) can change roles and calls: same rule as operators.
+        return self.is_staff or self.is_superuser or bool(self.role_codes & ROLES_REQUIRING_SECOND_FACTOR)
 
 
 class RoleAssignment(models.Model):

@@ -21,7 +21,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("행위자"),
-        on_delete=models.SET_NULL,
+        # DO_NOTHING with no database constraint: the entry keeps the id it was hashed with even after the
+        # account is deleted (SET_NULL would rewrite the entry and break the chain).
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
         related_name="+",

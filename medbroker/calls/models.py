@@ -332,6 +332,9 @@ class Application(TimeStampedModel):
         related_name="+",
     )
     compute_intended_use = models.TextField(_("컴퓨팅 자원 활용 계획"), blank=True)
+    # The company's address as it stood at (re)submission: eligibility ① of a submitted application is
+    # judged on it, so a later edit of the company profile cannot change a submitted case.
+    company_address_at_submission = models.CharField(_("제출 시 기업 주소"), max_length=300, blank=True)
     realworld_institution = models.CharField(
         _("실증 예정 의료기관"), max_length=200, blank=True, help_text=_("신청 자격 ③에 해당할 때")
     )

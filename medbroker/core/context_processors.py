@@ -28,16 +28,19 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is not None and user.is_authenticated:
         roles = getattr(user, "role_codes", frozenset())
     entries = []
+    best_url = ""
     for name, label, allowed in NAVIGATION:
-        if allowed is not None and not roles.intersection(allowed):
-            continue
         try:
             url = reverse(name)
         except NoReverseMatch:
             continue
+        # The longest matching prefix over ALL entries wins, visible or not: an operator reading a
+        # company's consultation (/calls/consultations/5/) is not on "공모 안내" (/calls/).
+        if url != "/" and request.path.startswith(url) and len(url) > len(best_url):
+            best_url = url
+        if allowed is not None and not roles.intersection(allowed):
+            continue
         entries.append({"url": url, "label": label, "active": False})
-    # Highlight only the entry with the longest matching prefix (/catalog/mine/ is not /catalog/).
-    matching = [e for e in entries if e["url"] != "/" and request.path.startswith(e["url"])]
-    if matching:
-        max(matching, key=lambda e: len(e["url"]))["active"] = True
+    for entry in entries:
+        entry["active"] = entry["url"] == best_url
     return {"nav_entries": entries}

@@ -35,12 +35,13 @@ MATRIX: list[tuple[str, str, dict[str, tuple[int, str | None]]]] = [
     (
         "get",
         "accounts:otp_verify",
-        # Without a device there is nothing to verify; operators and stewards are verified already.
+        # Without a device there is nothing to verify; operators, stewards and auditors are verified already.
         _expect(
             (302, "/accounts/otp/setup/"),
             anonymous=_login_redirect("accounts:otp_verify"),
             steward=HOME,
             operator=HOME,
+            auditor=HOME,
         ),
     ),
     (

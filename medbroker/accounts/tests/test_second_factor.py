@@ -70,11 +70,20 @@ def test_unverified_operator_gets_403_json_on_the_api(client, operator):
     assert response.json() == {"code": "second_factor_required", "message": "2단계 인증(OTP)이 필요합니다."}
 
 
-@pytest.mark.parametrize("role", ["applicant", "reviewer", "auditor"])
+@pytest.mark.parametrize("role", ["applicant", "reviewer"])
 def test_other_roles_need_no_second_factor(client, users_by_role, role):
     client.force_login(users_by_role[role])
 
     assert client.get(PROFILE_URL).status_code == 200
+
+
+def test_an_auditor_without_a_device_is_sent_to_enrol_one(client, auditor):
+    client.force_login(auditor)
+
+    response = client.get(PROFILE_URL)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/otp/setup/?next=%2Faccounts%2Fprofile%2F"
 
 
 def test_setup_page_shows_qr_code_and_secret_and_reuses_the_pending_device(client, operator):
@@ -282,3 +291,37 @@ def test_operator_login_goes_through_the_second_factor_to_next(client, operator)
     assert (verified.status_code, verified["Location"]) == (302, "/audit/")
     assert client.get("/audit/").status_code == 200
     assert _actions() == ["accounts.login_succeeded", "accounts.second_factor_verified"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("flags", "roles", "expected"),
+    [
+        ({"is_staff": True}, [], True),
+        ({"is_superuser": True}, [], True),
+        ({}, ["auditor"], True),
+        ({}, ["operator"], True),
+        ({}, ["data_steward"], True),
+        ({}, ["applicant"], False),
+        ({}, ["reviewer"], False),
+    ],
+)
+def test_who_must_pass_a_second_factor(flags, roles, expected) -> None:
+    from medbroker.accounts.tests.factories import UserFactory
+
+    user = UserFactory(roles=roles, **flags)
+
+    assert user.needs_second_factor is expected
+
+
+@pytest.mark.django_db
+def test_a_superuser_without_a_second_factor_cannot_reach_the_admin(client) -> None:
+    from medbroker.accounts.tests.factories import UserFactory
+
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/otp/")

@@ -626,8 +626,16 @@ def application_submit(
         _status_change(locked, to_status=Status.SUBMITTED, actor=actor)
         locked.submitted_at = now
         locked.last_submitted_at = now
+        locked.company_address_at_submission = locked.company.address
         locked.save(
-            update_fields=["status", "receipt_number", "submitted_at", "last_submitted_at", "updated_at"]
+            update_fields=[
+                "status",
+                "receipt_number",
+                "submitted_at",
+                "last_submitted_at",
+                "company_address_at_submission",
+                "updated_at",
+            ]
         )
         audit_record(
             action="calls.application_submitted",
@@ -686,7 +694,10 @@ def application_resubmit(
         _ensure_complete(locked)
         _status_change(locked, to_status=Status.RESUBMITTED, actor=actor)
         locked.last_submitted_at = timeutils.now()
-        locked.save(update_fields=["status", "last_submitted_at", "updated_at"])
+        locked.company_address_at_submission = locked.company.address
+        locked.save(
+            update_fields=["status", "last_submitted_at", "company_address_at_submission", "updated_at"]
+        )
         audit_record(
             action="calls.application_resubmitted",
             actor=actor,

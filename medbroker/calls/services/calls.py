@@ -131,6 +131,13 @@ def call_configure(
         actor=actor,
         target=call,
         summary=f"{'created' if created else 'updated'} call {slug}",
-        data={"slug": slug, "is_practice": is_practice},
+        # The window is what decides every late submission: keep it in the log, so each change is explainable.
+        data={
+            "slug": slug,
+            "is_practice": is_practice,
+            "intake_opens_at": call.intake_opens_at.isoformat(),
+            "intake_closes_at": call.intake_closes_at.isoformat(),
+            "support_ends_on": call.support_ends_on.isoformat(),
+        },
     )
     return call

@@ -46,6 +46,15 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _HWP_SIGNATURE = b"HWP Document File"
 _HWPX_MIMETYPE = b"application/hwp+zip"
+# The main part each OOXML type must declare; a macro-enabled document declares another one.
+_OOXML_MAIN_PARTS = {
+    "docx": ("word/document.xml", b"wordprocessingml.document.main+xml"),
+    "xlsx": ("xl/workbook.xml", b"spreadsheetml.sheet.main+xml"),
+}
+_CONTENT_TYPES_READ_LIMIT = 256 * 1024
+# A real PDF ends with an end-of-file marker (maybe followed by a little whitespace); a file that merely
+# starts with "%PDF-" and carries HTML or script after it is not one.
+_PDF_EOF_WINDOW = 2048
 
 
 @dataclass(frozen=True)
@@ -84,10 +93,16 @@ def _zip_type(stream: IO[bytes]) -> str | None:
                     if entry.read(len(_HWPX_MIMETYPE) + 1).strip() == _HWPX_MIMETYPE:
                         return "hwpx"
             if "[Content_Types].xml" in names:
-                if "word/document.xml" in names:
-                    return "docx"
-                if "xl/workbook.xml" in names:
-                    return "xlsx"
+                # Macros (vbaProject.bin) are refused: reviewers open these files on lab computers.
+                if any(name.lower().endswith("vbaproject.bin") for name in names):
+                    return None
+                with archive.open("[Content_Types].xml") as entry:
+                    content_types = entry.read(_CONTENT_TYPES_READ_LIMIT)
+                if b"macroEnabled" in content_types:
+                    return None
+                for kind, (main_part, main_type) in _OOXML_MAIN_PARTS.items():
+                    if main_part in names and main_type in content_types:
+                        return kind
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, NotImplementedError):
         return None
     return None
@@ -116,7 +131,9 @@ def document_type_detect(stream: IO[bytes]) -> str | None:
     stream.seek(0)
     try:
         if head.startswith(b"%PDF-"):
-            return "pdf"
+            stream.seek(0, 2)
+            stream.seek(max(0, stream.tell() - _PDF_EOF_WINDOW))
+            return "pdf" if b"%%EOF" in stream.read() else None
         if head == _OLE2_MAGIC:
             return _ole_type(stream)
         if head.startswith(_ZIP_MAGIC):

@@ -56,6 +56,15 @@ def _declared(application: Application) -> dict[int, bool]:
     return {d.criterion_id: d.declared for d in application.eligibility.all()}
 
 
+def eligibility_address(application: Application) -> str:
+    """The address eligibility ① is judged on: the live one while the company may still change the
+    application, the one recorded at (re)submission afterwards."""
+    editable = application.status in (Application.Status.DRAFT, Application.Status.RETURNED)
+    if not editable and application.company_address_at_submission:
+        return application.company_address_at_submission
+    return application.company.address
+
+
 def company_address_in_daegu(address: str) -> bool:
     return address.strip().startswith(DAEGU_ADDRESS_PREFIX)
 
@@ -71,7 +80,7 @@ def _evaluate_one(
         return CriterionResult(criterion, False, False, _("해당하지 않음(선택하지 않음)"))
     requirement = criterion.requirement
     if requirement == EligibilityCriterion.Requirement.DAEGU_ADDRESS:
-        address = application.company.address.strip()
+        address = eligibility_address(application).strip()
         if not address:
             return CriterionResult(
                 criterion,

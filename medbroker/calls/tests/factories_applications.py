@@ -102,12 +102,31 @@ def sample_hwpx() -> bytes:
     )
 
 
+_DOCX_CONTENT_TYPES = (
+    b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    b'%s"/></Types>'
+)
+
+
 def sample_docx() -> bytes:
     return _zip(
         {
-            "[Content_Types].xml": b'<?xml version="1.0"?><Types/>',
+            "[Content_Types].xml": _DOCX_CONTENT_TYPES % b"wordprocessingml.document.main+xml",
             "_rels/.rels": b"<Relationships/>",
             "word/document.xml": b"<w:document/>",
+        }
+    )
+
+
+def sample_docm_renamed_docx() -> bytes:
+    """A macro-enabled Word document (vbaProject.bin) under a .docx name."""
+    return _zip(
+        {
+            "[Content_Types].xml": _DOCX_CONTENT_TYPES % b"ms-word.document.macroEnabled.main+xml",
+            "_rels/.rels": b"<Relationships/>",
+            "word/document.xml": b"<w:document/>",
+            "word/vbaProject.bin": b"\xd0\xcf\x11\xe0macro",
         }
     )
 

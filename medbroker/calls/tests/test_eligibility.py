@@ -222,3 +222,23 @@ def test_minimum_eligibility_is_read_from_the_call(call: Call, applicant: User) 
 
     assert refused.value.code == "eligibility_not_met"
     assert str(refused.value.message).startswith("신청 자격 ①~④ 중 2개 이상을 충족해야 제출할 수 있습니다")
+
+
+def test_a_submitted_application_keeps_the_address_it_was_submitted_with(call: Call, applicant: User) -> None:
+    application = application_fill(application_draft(call=call, applicant=applicant), applicant=applicant)
+    application_submit(application=application, actor=applicant)
+    company = applicant.organisation
+    assert company is not None
+    company.address = "서울특별시 강남구 테헤란로 1"
+    company.save()
+
+    assert (
+        Application.objects.get(pk=application.pk).company_address_at_submission == "대구광역시 동구 첨단로 1"
+    )
+    assert _results(application)[0] == (
+        1,
+        True,
+        True,
+        "기업 주소가 대구광역시입니다: 대구광역시 동구 첨단로 1",
+    )
+    assert eligibility_is_met(Application.objects.get(pk=application.pk)) is True

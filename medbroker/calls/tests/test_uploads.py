@@ -21,6 +21,7 @@ from medbroker.calls.services.documents import document_check, document_display_
 from medbroker.calls.tests.factories import call_2025
 from medbroker.calls.tests.factories_applications import (
     application_draft,
+    sample_docm_renamed_docx,
     sample_docx,
     sample_elf,
     sample_exe,
@@ -122,6 +123,8 @@ REFUSALS = [
     ("계획서.hwp", sample_hwpx, "upload_type_mismatch", None),
     ("매출.xlsx", sample_docx, "upload_type_mismatch", None),
     ("압축.docx", sample_zip_without_parts, "upload_content", None),
+    ("매크로.docx", sample_docm_renamed_docx, "upload_content", None),
+    ("스크립트.pdf", lambda: b"%PDF-1.4\n<html><script>alert(1)</script></html>\n", "upload_content", None),
     ("압축.hwpx", sample_zip_without_parts, "upload_content", None),
     ("워드97.hwp", lambda: sample_ole2("WordDocument", b"\xec\xa5"), "upload_content", None),
     ("가짜.hwp", lambda: sample_ole2("FileHeader", b"Not an HWP header"), "upload_content", None),

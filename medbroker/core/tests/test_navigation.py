@@ -46,3 +46,10 @@ def test_only_the_longest_matching_entry_is_active(steward):
     active = [str(e["label"]) for e in navigation(request)["nav_entries"] if e["active"]]
 
     assert active == ["기관 데이터셋"]
+
+
+def test_a_page_under_an_entry_the_user_does_not_see_highlights_nothing(operator):
+    request = RequestFactory().get("/calls/consultations/5/")
+    request.user = operator
+
+    assert [str(e["label"]) for e in navigation(request)["nav_entries"] if e["active"]] == []
