@@ -53,12 +53,12 @@ def browser_page(live_server: Any, settings: Any) -> Iterator[Any]:
         finally:
             context.close()
             browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             # Queries made while Playwright's loop ran got their own connection; close it so PostgreSQL
             # can drop the test database afterwards.
             from django.db import connections
 
             connections.close_all()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def screenshot(page: Any, name: str) -> Path:
