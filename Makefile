@@ -52,6 +52,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy medbroker config
+	@# Every English entry translated and none left fuzzy (a fuzzy entry is silently not used).
+	@for po in medbroker/locale/*/LC_MESSAGES/*.po; do \
+	  test -z "$$(msgattrib --untranslated --no-obsolete $$po)" || { echo "untranslated entries in $$po"; exit 1; }; \
+	  test -z "$$(msgattrib --only-fuzzy --no-obsolete $$po)" || { echo "fuzzy entries in $$po"; exit 1; }; \
+	done
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from medbroker.accounts.models import ApiToken, Organisation, RoleAssignment, User
+from medbroker.audit.admin_mixins import AuditedAdminMixin
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -10,7 +11,7 @@ class RoleAssignmentInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     inlines = [RoleAssignmentInline]
     list_display = ("username", "display_name", "organisation", "email", "is_active")
     fieldsets = (
@@ -21,13 +22,13 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "business_registration_number", "address")
     list_filter = ("kind",)
     search_fields = ("name", "business_registration_number")
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("key_hash", "prefix")

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from medbroker.audit.admin_mixins import AuditedAdminMixin
 from medbroker.calls.models import (
     Application,
     ApplicationDataset,
@@ -58,7 +59,7 @@ class ComputeOptionInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "slug",
@@ -74,32 +75,32 @@ class CallAdmin(admin.ModelAdmin):
 
 
 @admin.register(EligibilityCriterion)
-class EligibilityCriterionAdmin(admin.ModelAdmin):
+class EligibilityCriterionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("call", "number", "title", "requirement", "required_document_code")
     list_filter = ("call",)
 
 
 @admin.register(RequiredDocument)
-class RequiredDocumentAdmin(admin.ModelAdmin):
+class RequiredDocumentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("call", "number", "title", "condition", "criterion_code", "has_template", "template")
     list_filter = ("call", "condition")
 
 
 @admin.register(RubricItem)
-class RubricItemAdmin(admin.ModelAdmin):
+class RubricItemAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("call", "order", "area", "item", "indicator", "max_points")
     list_filter = ("call", "area")
 
 
 @admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
+class CertificationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("call", "category", "number", "name", "description")
     list_filter = ("call", "category")
     search_fields = ("name", "description")
 
 
 @admin.register(ComputeOption)
-class ComputeOptionAdmin(admin.ModelAdmin):
+class ComputeOptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("call", "order", "gpu", "gpu_memory_gb", "cpu_cores", "memory_gb", "storage")
     list_filter = ("call",)
 

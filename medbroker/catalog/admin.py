@@ -10,12 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from medbroker.audit.admin_mixins import AuditedAdminMixin
 from medbroker.catalog.models import BodyPart, Dataset, Institution, Modality
 from medbroker.catalog.services import dataset_publish, dataset_withdraw, datasets_search_document_refresh
 from medbroker.core.errors import DomainError
 
 
-class _RefreshesSearchDocuments(admin.ModelAdmin):
+class _RefreshesSearchDocuments(AuditedAdminMixin, admin.ModelAdmin):
     """Names of body parts, modalities and institutions are part of each dataset's search document."""
 
     dataset_relation = ""
