@@ -167,7 +167,7 @@ def dataset_list(request: HttpRequest, filters: Query[DatasetQuery]) -> QuerySet
         user=None, query=filters.q, filters=DatasetFilters.from_params(params), with_facets=False
     )
     return search.datasets.order_by(
-        "institution__organisation__name", "body_part__order", "modality__order", "pk"
+        "is_illustrative", "institution__organisation__name", "body_part__order", "modality__order", "pk"
     )
 
 

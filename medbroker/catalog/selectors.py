@@ -25,7 +25,14 @@ from medbroker.catalog.models import Dataset, DataType, Institution, Sensitivity
 # Anything not named here falls back to the default, so a forged ``?sort=`` never reaches order_by.
 DATASET_SORTABLE: dict[str, str | tuple[str, ...]] = {
     "title": "title",
-    "institution": ("institution__organisation__name", "body_part__order", "modality__order", "title"),
+    # Real datasets before illustrative ones: the call's own rows are what a company came to see.
+    "institution": (
+        "is_illustrative",
+        "institution__organisation__name",
+        "body_part__order",
+        "modality__order",
+        "title",
+    ),
     "body_part": ("body_part__order", "body_part__name"),
     "modality": ("modality__order", "modality__name"),
     "annotated": "annotated_count",

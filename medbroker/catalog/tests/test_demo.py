@@ -183,3 +183,22 @@ def test_the_lab_organisation_of_the_accounts_demo_stays_separate() -> None:
         ("institution", KTL_INSTITUTION_NAME),
         ("lab", "한국산업기술시험원"),
     ]
+
+
+def test_the_api_lists_the_calls_rows_before_the_illustrative_ones(client) -> None:
+    catalog_demo_load()
+
+    items = client.get("/api/v1/datasets").json()["items"]
+
+    assert [(i["body_part"], i["modality"]) for i in items[:9]] == [
+        ("위", "내시경"),
+        ("대장", "내시경"),
+        ("대장", "CT"),
+        ("유방", "초음파"),
+        ("유방", "MRI"),
+        ("유방", "Mammo"),
+        ("요로결석", "CT"),
+        ("담관결석", "CT"),
+        ("응급복부", "CT"),
+    ]
+    assert [i["illustrative"] for i in items] == [False] * 9 + [True] * (len(items) - 9)
