@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -292,7 +293,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:  # type: ignore[override]
-        response = super().form_valid(form)
-        services.password_change_record(request=self.request, user=_user(self.request))
+        # The new password, the revoked tokens and the audit entry stand or fall together.
+        with transaction.atomic():
+            response = super().form_valid(form)
+            services.password_change_record(request=self.request, user=_user(self.request))
         messages.success(self.request, _("비밀번호를 변경했습니다."))
         return response

@@ -6,8 +6,9 @@ import enum
 
 from django.http import HttpRequest
 
-from medbroker.accounts.models import User
+from medbroker.accounts.models import ApiToken, User
 from medbroker.audit.services import audit_record
+from medbroker.core import timeutils
 
 
 class LoginOutcome(enum.StrEnum):
@@ -63,10 +64,17 @@ def logout_record(*, request: HttpRequest, user: User) -> None:
 
 
 def password_change_record(*, request: HttpRequest, user: User) -> None:
+    """After a password change: revoke the user's API tokens and record both, in the caller's transaction.
+
+    A changed password usually means the old one may be known to someone else; tokens made with it must not
+    outlive it.
+    """
+    revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timeutils.now())
     audit_record(
         action="accounts.password_changed",
         actor=user,
         target=user,
         summary=f"비밀번호 변경: {user.username}",
+        data={"api_tokens_revoked": revoked},
         request=request,
     )

@@ -203,6 +203,25 @@ def test_password_change_keeps_the_session_and_is_audited(client, login, applica
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["accounts.password_changed"]
 
 
+def test_password_change_revokes_the_users_api_tokens(client, login, applicant, other_applicant):
+    from medbroker.accounts.models import ApiToken
+    from medbroker.accounts.services.api_tokens import api_token_create
+
+    mine, _ = api_token_create(user=applicant, name="CI")
+    theirs, _ = api_token_create(user=other_applicant, name="CI")
+    login(client, applicant)
+    new_password = "a-new-daegu-password-7"
+
+    client.post(
+        reverse("accounts:password_change"),
+        {"old_password": TEST_PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+
+    assert ApiToken.objects.get(pk=mine.pk).revoked_at is not None
+    assert ApiToken.objects.get(pk=theirs.pk).revoked_at is None
+    assert AuditEvent.objects.get(action="accounts.password_changed").data == {"api_tokens_revoked": 1}
+
+
 def test_password_change_with_wrong_old_password_changes_nothing(client, login, applicant):
     login(client, applicant)
 
