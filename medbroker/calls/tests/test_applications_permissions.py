@@ -83,6 +83,20 @@ def _urls(application: Application) -> dict[str, tuple[str, str, dict[str, Any]]
         "api_list": ("get", "/api/v1/applications", {}),
         "api_detail": ("get", f"/api/v1/applications/{pk}", {}),
         "api_submit": ("post", f"/api/v1/applications/{pk}/submit", {}),
+        "api_resubmit": ("post", f"/api/v1/applications/{pk}/resubmit", {}),
+        # The write side of the company pages, with forged content.
+        "application_new_post": ("post", reverse("calls:application_new", args=[slug]), {}),
+        "application_edit_post": (
+            "post",
+            reverse("calls:application_edit", args=[pk]),
+            {"project_title": "위조된 과제명"},
+        ),
+        "application_withdraw_post": ("post", reverse("calls:application_withdraw", args=[pk]), {}),
+        "application_document_upload_post": (
+            "post",
+            reverse("calls:application_document_upload", args=[pk, "application_plan"]),
+            {},
+        ),
     }
 
 
@@ -113,6 +127,16 @@ EXPECTED: dict[str, list[int]] = {
     "api_detail": [401, 200, 404, 403, 403, 200, 200],
     # The applicant's application is already submitted: a second submission is a conflict.
     "api_submit": [401, 409, 404, 403, 403, 403, 403],
+    # Not returned for correction: nothing to resubmit.
+    "api_resubmit": [401, 409, 404, 403, 403, 403, 403],
+    # The applicant is sent to its live application; another company starts its own draft (a new row).
+    "application_new_post": [302, 302, 302, 403, 403, 403, 403],
+    # A submitted application is not editable: back to the detail page, the forged title is not stored.
+    "application_edit_post": [302, 302, 404, 403, 403, 403, 403],
+    # Without the confirmation box the withdrawal form is refused.
+    "application_withdraw_post": [302, 400, 404, 403, 403, 403, 403],
+    # No file sent.
+    "application_document_upload_post": [302, 400, 404, 403, 403, 403, 403],
 }
 
 
@@ -127,7 +151,7 @@ def test_permission_matrix(
 ) -> None:
     method, url, data = _urls(application)[page]
     client = login(Client(), users_by_role[role])
-    before = (application.status, application.status_changes.count())
+    before = (application.status, application.status_changes.count(), application.project_title)
 
     response = getattr(client, method)(url, data)
 
@@ -135,6 +159,6 @@ def test_permission_matrix(
     application.refresh_from_db()
     if not (page == "console_application_return" and role == "operator"):
         # Only the operator's return changes anything; every other request leaves the application as it was.
-        assert (application.status, application.status_changes.count()) == before
+        assert (application.status, application.status_changes.count(), application.project_title) == before
     else:
         assert application.status == "returned"

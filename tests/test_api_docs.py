@@ -1,0 +1,34 @@
+"""The OpenAPI description and its docs page are public and list every route of the platform."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "applicant", "other_applicant", "reviewer", "steward", "operator", "auditor"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path", ["/api/docs", "/api/openapi.json"])
+def test_api_docs_are_public(role, path, client, login, users_by_role):
+    login(client, users_by_role[role])
+
+    assert client.get(path).status_code == 200
+
+
+def test_the_openapi_description_lists_the_routes(client):
+    paths = set(client.get("/api/openapi.json").json()["paths"])
+
+    assert paths == {
+        "/api/v1/datasets",
+        "/api/v1/datasets/totals",
+        "/api/v1/datasets/{dataset_id}",
+        "/api/v1/consultations",
+        "/api/v1/consultations/{consultation_id}",
+        "/api/v1/consultations/{consultation_id}/messages",
+        "/api/v1/applications",
+        "/api/v1/applications/{application_id}",
+        "/api/v1/applications/{application_id}/submit",
+        "/api/v1/applications/{application_id}/resubmit",
+    }
