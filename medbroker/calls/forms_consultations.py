@@ -54,6 +54,9 @@ class ConsultationItemForm(KrdsFormMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = datasets_for_consultation()  # type: ignore[attr-defined]
+        # The rows sit in a table whose column headers are the only visible labels: name each input too.
+        for name in ("dataset", "requested_amount"):
+            self.fields[name].widget.attrs["aria-label"] = str(self.fields[name].label)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

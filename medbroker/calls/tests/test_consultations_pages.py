@@ -323,3 +323,15 @@ def test_console_pages_by_20(
 
     assert (len(first.context["table"].page), len(second.context["table"].page)) == (20, 1)
     assert "전체 21건 중 1–20" in first.content.decode()
+
+
+def test_the_item_inputs_are_named_for_screen_readers(client, login, applicant) -> None:
+    from medbroker.calls.tests.factories import call_2025
+
+    call_2025()
+    login(client, applicant)
+
+    page = client.get("/calls/consultations/new/").content.decode()
+
+    assert 'aria-label="데이터셋"' in page
+    assert 'aria-label="희망 건수"' in page
