@@ -157,6 +157,8 @@ MEDIA_URL = "/_media-not-served/"
 FILE_UPLOAD_PERMISSIONS = 0o640
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDBROKER_UPLOAD_MAX_BYTES = env.int("MEDBROKER_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# Uploads go straight to a temporary file, and never more than the limit of one file is written there.
+FILE_UPLOAD_HANDLERS = ["medbroker.core.uploads.SizeLimitedUploadHandler"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+
+from medbroker.core.uploads import SizeLimitedUploadHandler
+
+
+def _upload(handler: SizeLimitedUploadHandler, chunks: list[bytes]):
+    handler.new_file("file", "big.pdf", "application/pdf", sum(map(len, chunks)))
+    offset = 0
+    for chunk in chunks:
+        assert handler.receive_data_chunk(chunk, offset) is None
+        offset += len(chunk)
+    return handler.file_complete(offset)
+
+
+def test_a_file_within_the_limit_is_kept_whole(settings):
+    settings.MEDBROKER_UPLOAD_MAX_BYTES = 10
+
+    uploaded = _upload(SizeLimitedUploadHandler(), [b"%PDF-", b"1.4\n"])
+
+    assert uploaded.size == 9
+    assert uploaded.read() == b"%PDF-1.4\n"
+
+
+def test_past_the_limit_only_one_byte_more_is_written_and_the_true_size_is_reported(settings):
+    settings.MEDBROKER_UPLOAD_MAX_BYTES = 10
+
+    uploaded = _upload(SizeLimitedUploadHandler(), [b"a" * 8, b"b" * 8, b"c" * 1000])
+
+    assert uploaded.size == 1016
+    assert os.path.getsize(uploaded.temporary_file_path()) == 11
+    assert uploaded.read() == b"a" * 8 + b"b" * 3
