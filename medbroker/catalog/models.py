@@ -68,6 +68,13 @@ class Institution(TimeStampedModel):
     def name(self) -> str:
         return self.organisation.name
 
+    @property
+    def label(self) -> str:
+        """The name in the page's language (the English name where there is one)."""
+        organisation = self.organisation
+        english = (get_language() or "ko").startswith("en")
+        return organisation.name_en if english and organisation.name_en else organisation.name
+
 
 class Sensitivity(models.TextChoices):
     # Decides later whether online use (SSL-VPN, VDI, OTP) may be agreed: only for low (announcement §4 ⑤).

@@ -272,10 +272,12 @@ _FACETS: tuple[_FacetSpec, ...] = (
         name="institution",
         label=_("보유기관"),
         value_field="institution_id",
-        label_fields=("institution__organisation__name",),
+        label_fields=("institution__organisation__name", "institution__organisation__name_en"),
         order_fields=("institution__organisation__name",),
         filter_q=lambda sel: Q(institution_id__in=[int(v) for v in sel]),
-        label_of=lambda row: row["institution__organisation__name"],
+        label_of=lambda row: _bilingual(
+            row["institution__organisation__name"], row["institution__organisation__name_en"]
+        ),
     ),
     _FacetSpec(
         name="body_part",

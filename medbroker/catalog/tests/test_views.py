@@ -302,3 +302,17 @@ def test_steward_list_search_box(client: Client, login, operator, catalogue: Cat
     response = client.get("/catalog/mine/", {"q": "대장", "sort": "title"})
 
     assert listed_titles(response) == ["대장 CT 영상", "대장 내시경 영상"]
+
+
+def test_english_pages_show_english_institution_names(client) -> None:
+    from django.conf import settings
+
+    from medbroker.catalog.demo import catalog_demo_load
+
+    catalog_demo_load()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    page = client.get("/catalog/").content.decode()
+
+    assert "Daegu Hanbit Hospital (fictional)" in page
+    assert "대구한빛병원(가상)" not in page
