@@ -18,9 +18,8 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("감사자")
 
 
-# Roles whose accounts must enrol a second factor before they can do anything (issue: operators and data
-# stewards hold the keys to applications and to the data itself).
-# Auditors read every company's documents and exports, so they are held to the same rule.
+# Roles whose accounts must pass a second factor before they can do anything: operators and data stewards
+# hold the keys to applications and to the data itself, and auditors read every company's documents.
 ROLES_REQUIRING_SECOND_FACTOR = frozenset({Role.OPERATOR, Role.DATA_STEWARD, Role.AUDITOR})
 
 

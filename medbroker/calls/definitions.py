@@ -14,7 +14,8 @@ from medbroker.core.timeutils import kst
 CALL_2025_SLUG = "khealth-daegu-2025"
 
 # Bonus rules (우대사항점수표) and the parameters the announcement leaves open, as settings of the call.
-# Read by the review module; defaults follow the issue that configured them.
+# Read by the review module. Where the announcement leaves a rule open (what "maintained" revenue means,
+# whether a certification must be valid on the reference date), the choice is a setting here.
 BONUS_RULES_2025: dict[str, Any] = {
     "reference_date": "2025-07-07",
     "window_years": 3,
