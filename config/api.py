@@ -38,9 +38,11 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 def _register_routers() -> None:
     from medbroker.calls.api import router as calls_router
     from medbroker.catalog.api import router as catalog_router
+    from medbroker.reviews.api import router as reviews_router
 
     api.add_router("/v1/datasets", catalog_router)
     api.add_router("/v1", calls_router)
+    api.add_router("/v1/reviews", reviews_router)
 
 
 _register_routers()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "medbroker.audit",
     "medbroker.catalog",
     "medbroker.calls",
+    "medbroker.reviews",
 ]
 
 MIDDLEWARE = [

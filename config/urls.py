@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("medbroker.accounts.urls")),
     path("catalog/", include("medbroker.catalog.urls")),
     path("calls/", include("medbroker.calls.urls")),
+    path("reviews/", include("medbroker.reviews.urls")),
     path("audit/", include("medbroker.audit.urls")),
     # Staff sign in through the platform's login (lockout, second factor, audit), not the admin's own form.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),

@@ -14,10 +14,13 @@ NAVIGATION: list[tuple[str, Any, tuple[str, ...] | None]] = [
     ("calls:call_list", _("공모 안내"), None),
     ("calls:consultation_list", _("수요 데이터 협의"), ("applicant",)),
     ("calls:application_list", _("지원 신청"), ("applicant",)),
+    ("reviews:company_results", _("평가 결과"), ("applicant",)),
     ("accounts:company", _("기업 정보"), ("applicant",)),
     ("catalog:steward_dataset_list", _("기관 데이터셋"), ("data_steward",)),
     ("calls:console", _("운영 콘솔"), ("operator", "auditor")),
     ("calls:console_consultations", _("협의 답변"), ("operator",)),
+    ("reviews:committee_list", _("평가위원회"), ("operator", "auditor")),
+    ("reviews:reviewer_queue", _("내 평가"), ("reviewer",)),
     ("audit:event_list", _("감사 기록"), ("operator", "auditor")),
 ]
 
