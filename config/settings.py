@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "medbroker.catalog",
     "medbroker.calls",
     "medbroker.reviews",
+    "medbroker.demo",
 ]
 
 MIDDLEWARE = [

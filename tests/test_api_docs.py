@@ -31,4 +31,6 @@ def test_the_openapi_description_lists_the_routes(client):
         "/api/v1/applications/{application_id}",
         "/api/v1/applications/{application_id}/submit",
         "/api/v1/applications/{application_id}/resubmit",
+        "/api/v1/reviews/assignments",
+        "/api/v1/reviews/assignments/{assignment_id}",
     }

@@ -36,8 +36,11 @@ def pdf_base_css() -> str:
 def pdf_render(template_name: str, context: dict[str, object]) -> bytes:
     """Render a Django template to PDF bytes."""
     from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
 
+    # Without a FontConfiguration WeasyPrint ignores @font-face and falls back to a system font.
+    fonts = FontConfiguration()
     html = render_to_string(template_name, context)
     return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-        stylesheets=[CSS(string=pdf_base_css())]
+        stylesheets=[CSS(string=pdf_base_css(), font_config=fonts)], font_config=fonts
     )

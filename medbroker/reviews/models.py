@@ -261,6 +261,9 @@ class Decision(TimeStampedModel):
     support_starts_on = models.DateField(_("지원 시작일"), null=True, blank=True)
     support_ends_on = models.DateField(_("지원 종료일"), null=True, blank=True)
     note = models.TextField(_("비고"), blank=True)
+    # What the company is shown once published (per-item means, verified bonus with its reasons), frozen at
+    # the decision so a later verification or setting change never alters a result already announced.
+    score_breakdown = models.JSONField(_("점수 내역"), default=dict, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(_("결정 시각"))
     published_at = models.DateTimeField(_("결과 공개 시각"), null=True, blank=True)

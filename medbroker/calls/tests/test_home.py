@@ -55,12 +55,12 @@ def test_six_steps_with_the_ones_this_platform_runs_highlighted(client: Client) 
     assert [(s.number, s.symbol, s.title, s.live) for s in steps] == [
         (1, "①", "수요 데이터 협의", True),
         (2, "②", "사업계획서 제출", True),
-        (3, "③", "검토위원회 선정", False),
+        (3, "③", "검토위원회 선정", True),
         (4, "④", "협약", False),
         (5, "⑤", "데이터·컴퓨팅 자원 활용", False),
         (6, "⑥", "성과보고서", False),
     ]
-    assert response.content.decode().count('<span class="mb-badge live">플랫폼에서 진행</span>') == 2
+    assert response.content.decode().count('<span class="mb-badge live">플랫폼에서 진행</span>') == 3
 
 
 def test_catalogue_totals_count_published_datasets_only() -> None:
