@@ -361,7 +361,7 @@ def _run_committee(call: Call, applications: list[Application], operator: User) 
 
     items = rubric_items(committee)
     strength = {spec.name: spec.strength for spec in _COMPANIES}
-    bias = {"reviewer": 0, "reviewer2": 3, "reviewer3": -2, "reviewer4": 1, "reviewer5": -14}
+    bias = {"reviewer": 0, "reviewer2": 3, "reviewer3": -2, "reviewer4": 1, "reviewer5": -22}
     for username, member in members.items():
         for assignment in member.assignments.select_related("application__company").order_by(
             "application_id"
