@@ -423,5 +423,8 @@ def reviews_demo_load() -> ReviewsDemo:
             f"2025년 공모 신청 {len(applications)}건(접수번호 {applications[0].receipt_number} …)",
             f"{committee.name}: 위원 {committee.members.count()}명, 이해충돌 {sum(m.conflicts.count() for m in committee.members.all())}건, "
             f"제출된 평가표 {submitted}장 — 평가위원 로그인: reviewer2~reviewer5 / {DEMO_PASSWORD}",
+            "2025년 신청기업 로그인: "
+            + ", ".join(f"company{spec.brn[-4:]}({spec.name})" for spec in _COMPANIES[:2])
+            + " … / demo-company-2025",
         ],
     )

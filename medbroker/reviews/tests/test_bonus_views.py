@@ -161,3 +161,20 @@ def test_evidence_of_another_application_is_404(
 
     assert response.status_code == 404
     assert not EvidenceVerification.objects.exists()
+
+
+def test_a_draft_links_to_its_bonus_preview(client, login, applicant) -> None:
+    import time_machine
+
+    from medbroker.calls.tests.factories import call_2025
+    from medbroker.calls.tests.factories_applications import application_draft
+    from medbroker.core.timeutils import kst
+
+    with time_machine.travel(kst(2025, 7, 14, 10, 0, 0), tick=False):
+        application = application_draft(call=call_2025(), applicant=applicant)
+        login(client, applicant)
+        page = client.get(reverse("calls:application_edit", args=[application.pk])).content.decode()
+        preview = client.get(reverse("reviews:bonus_preview", args=[application.pk]))
+
+    assert reverse("reviews:bonus_preview", args=[application.pk]) in page
+    assert preview.status_code == 200
