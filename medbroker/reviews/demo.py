@@ -42,6 +42,16 @@ from medbroker.calls.models import (
 from medbroker.catalog.models import Dataset
 from medbroker.core.timeutils import kst
 from medbroker.reviews.models import Committee, CommitteeMember, ScoreSheet
+from medbroker.reviews.services.assignments import assignments_generate
+from medbroker.reviews.services.committee import committee_create, member_add
+from medbroker.reviews.services.conflicts import conflict_challenge_request, conflict_recuse, conflicts_detect
+from medbroker.reviews.services.evidence import evidence_verify
+from medbroker.reviews.services.scoring import (
+    rubric_items,
+    score_sheet_for,
+    score_sheet_save,
+    score_sheet_submit,
+)
 
 DEMO_PASSWORD = "demo-reviewer-2025"  # noqa: S105 (printed demo login)
 COMMITTEE_NAME = "2025 K-Health 대구 서면평가위원회"
@@ -308,21 +318,6 @@ def _member_user(username: str, display_name: str, organisation_name: str | None
 
 
 def _run_committee(call: Call, applications: list[Application], operator: User) -> Committee:
-    from medbroker.reviews.services.assignments import assignments_generate
-    from medbroker.reviews.services.committee import committee_create, member_add
-    from medbroker.reviews.services.conflicts import (
-        conflict_challenge_request,
-        conflict_recuse,
-        conflicts_detect,
-    )
-    from medbroker.reviews.services.evidence import evidence_verify
-    from medbroker.reviews.services.scoring import (
-        rubric_items,
-        score_sheet_for,
-        score_sheet_save,
-        score_sheet_submit,
-    )
-
     committee = committee_create(
         call=call,
         name=COMMITTEE_NAME,
