@@ -36,13 +36,23 @@ def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from medbroker.access.api_grants import router as access_grants_router
+    from medbroker.access.api_rooms import router as access_rooms_router
+    from medbroker.agreements.api import router as agreements_router
     from medbroker.calls.api import router as calls_router
     from medbroker.catalog.api import router as catalog_router
+    from medbroker.compute.api import router as compute_router
+    from medbroker.outcomes.api import router as outcomes_router
     from medbroker.reviews.api import router as reviews_router
 
     api.add_router("/v1/datasets", catalog_router)
     api.add_router("/v1", calls_router)
     api.add_router("/v1/reviews", reviews_router)
+    api.add_router("/v1/agreements", agreements_router)
+    api.add_router("/v1/access", access_grants_router)
+    api.add_router("/v1/rooms", access_rooms_router)
+    api.add_router("/v1/compute", compute_router)
+    api.add_router("/v1/outcomes", outcomes_router)
 
 
 _register_routers()

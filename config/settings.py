@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "medbroker.catalog",
     "medbroker.calls",
     "medbroker.reviews",
+    "medbroker.agreements",
+    "medbroker.access",
+    "medbroker.compute",
+    "medbroker.outcomes",
     "medbroker.demo",
 ]
 
@@ -172,9 +176,38 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory:/
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# The reconcilers: expiry by the clock has no event, so each downstream app compares what is in force with
+# what is allowed and acts (grants, GPUs, agreements, report reminders). Idempotent, safe to run often.
+CELERY_BEAT_SCHEDULE = {
+    "agreements-close-ended": {
+        "task": "medbroker.agreements.tasks.agreements_close_ended",
+        "schedule": 300.0,
+    },
+    "access-grants-reconcile": {"task": "medbroker.access.tasks.grants_reconcile", "schedule": 60.0},
+    "compute-allocations-reconcile": {
+        "task": "medbroker.compute.tasks.allocations_reconcile",
+        "schedule": 300.0,
+    },
+    "outcomes-reports-remind": {"task": "medbroker.outcomes.tasks.reports_remind", "schedule": 3600.0},
+}
+
+# Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated) and the
+# most hours one company may book in one week (Monday to Sunday).
+MEDBROKER_ROOM_SLOTS = env.str("MEDBROKER_ROOM_SLOTS", default="09:00-12:00,13:00-18:00")
+MEDBROKER_ROOM_WEEKLY_HOURS = env.int("MEDBROKER_ROOM_WEEKLY_HOURS", default=16)
+# How many days before a grant ends the company is told (issue: "expiring (7 days before)").
+MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS = env.int("MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS", default=7)
+# Step ⑥: the results report is due this many days after the agreement's last day.
+MEDBROKER_REPORT_DUE_DAYS = env.int("MEDBROKER_REPORT_DUE_DAYS", default=14)
+# Days before the due date when the company is reminded of its report.
+MEDBROKER_REPORT_REMINDER_DAYS = env.int("MEDBROKER_REPORT_REMINDER_DAYS", default=7)
+# Days an offered GPU (from the waiting list) is held for the company before it goes to the next one.
+MEDBROKER_GPU_OFFER_DAYS = env.int("MEDBROKER_GPU_OFFER_DAYS", default=3)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")
+# The address e-mails link back to (the platform as users reach it).
+MEDBROKER_SITE_URL = env.str("MEDBROKER_SITE_URL", default="http://127.0.0.1:8000")
 
 NINJA_PAGINATION_PER_PAGE = 50
 

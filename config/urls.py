@@ -12,6 +12,10 @@ urlpatterns = [
     path("catalog/", include("medbroker.catalog.urls")),
     path("calls/", include("medbroker.calls.urls")),
     path("reviews/", include("medbroker.reviews.urls")),
+    path("agreements/", include("medbroker.agreements.urls")),
+    path("access/", include("medbroker.access.urls")),
+    path("compute/", include("medbroker.compute.urls")),
+    path("outcomes/", include("medbroker.outcomes.urls")),
     path("audit/", include("medbroker.audit.urls")),
     # Staff sign in through the platform's login (lockout, second factor, audit), not the admin's own form.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -142,3 +143,38 @@ class ApiToken(models.Model):
     @staticmethod
     def generate_key() -> str:
         return "mbk_" + secrets.token_urlsafe(32)
+
+
+class Notification(models.Model):
+    """An in-app notice to one user; the same text goes out by e-mail when the user has an address."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("받는 사람"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("종류"), max_length=40)
+    title = models.CharField(_("제목"), max_length=200)
+    body = models.TextField(_("내용"), blank=True)
+    link = models.CharField(_("링크"), max_length=300, blank=True)
+    # A notice sent by a periodic task carries a key, so a second run never repeats it.
+    dedupe_key = models.CharField(_("중복 방지 키"), max_length=160, blank=True)
+    created_at = models.DateTimeField(_("보낸 시각"), auto_now_add=True)
+    read_at = models.DateTimeField(_("읽은 시각"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("메일 발송 시각"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("알림")
+        verbose_name_plural = _("알림")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="notification_unique_dedupe_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,5 @@
+"""REST endpoints of the compute app."""
+
+from ninja import Router
+
+router = Router(tags=["compute"])

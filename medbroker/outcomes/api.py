@@ -1,0 +1,5 @@
+"""REST endpoints of the outcomes app."""
+
+from ninja import Router
+
+router = Router(tags=["outcomes"])
