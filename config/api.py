@@ -21,7 +21,10 @@ api = NinjaAPI(
     renderer=_Utf8JSONRenderer(),
     title="medbroker API",
     version="1",
-    description="의료데이터 중개 플랫폼 API. 공개 카탈로그는 인증 없이, 기업의 협의·신청은 세션 또는 API 토큰으로 접근합니다.",
+    description=(
+        "의료데이터 중개 플랫폼 API. 공개 카탈로그는 인증 없이, 기업의 협의·신청·협약·데이터 이용·학습실 예약·"
+        "결과보고와 운영자의 현황 조회는 세션 또는 API 토큰으로 접근합니다."
+    ),
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

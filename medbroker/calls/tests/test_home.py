@@ -56,11 +56,11 @@ def test_six_steps_with_the_ones_this_platform_runs_highlighted(client: Client) 
         (1, "①", "수요 데이터 협의", True),
         (2, "②", "사업계획서 제출", True),
         (3, "③", "검토위원회 선정", True),
-        (4, "④", "협약", False),
-        (5, "⑤", "데이터·컴퓨팅 자원 활용", False),
-        (6, "⑥", "성과보고서", False),
+        (4, "④", "협약", True),
+        (5, "⑤", "데이터·컴퓨팅 자원 활용", True),
+        (6, "⑥", "성과보고서", True),
     ]
-    assert response.content.decode().count('<span class="mb-badge live">플랫폼에서 진행</span>') == 3
+    assert response.content.decode().count('<span class="mb-badge live">플랫폼에서 진행</span>') == 6
 
 
 def test_catalogue_totals_count_published_datasets_only() -> None:
@@ -97,9 +97,12 @@ def test_totals_are_shown_with_thousands_separators(client: Client) -> None:
     ("role", "labels"),
     [
         ("anonymous", []),
-        ("applicant", ["내 수요 데이터 협의", "새 수요 데이터 협의", "내 지원 신청", "기업 정보"]),
-        ("operator", ["운영 콘솔", "협의 답변", "감사 기록"]),
-        ("auditor", ["운영 콘솔", "수요 데이터 협의 현황", "감사 기록"]),
+        (
+            "applicant",
+            ["내 수요 데이터 협의", "새 수요 데이터 협의", "내 지원 신청", "지원 현황", "학습실 예약", "기업 정보"],
+        ),
+        ("operator", ["운영 콘솔", "협의 답변", "협약", "사업 현황", "감사 기록"]),
+        ("auditor", ["운영 콘솔", "협약", "사업 현황", "수요 데이터 협의 현황", "감사 기록"]),
         ("steward", ["기관 데이터셋"]),
         ("reviewer", []),
     ],

@@ -27,9 +27,18 @@ SHORTCUTS: list[tuple[tuple[str, ...], str, Any, Any]] = [
     ((Role.APPLICANT,), "calls:consultation_list", _("내 수요 데이터 협의"), _("요청한 협의와 KTL의 답변")),
     ((Role.APPLICANT,), "calls:consultation_new", _("새 수요 데이터 협의"), _("필요한 데이터가 있는지 문의")),
     ((Role.APPLICANT,), "calls:application_list", _("내 지원 신청"), _("사업계획서 작성과 제출, 접수증")),
+    ((Role.APPLICANT,), "outcomes:company_overview", _("지원 현황"), _("협약, 데이터·GPU 이용, 결과보고")),
+    ((Role.APPLICANT,), "access:booking_list", _("학습실 예약"), _("폐쇄형 학습실 좌석 예약")),
     ((Role.APPLICANT,), "accounts:company", _("기업 정보"), _("사업자 정보와 담당자")),
     ((Role.OPERATOR, Role.AUDITOR), "calls:console", _("운영 콘솔"), _("공모별 신청 현황과 서류 확인")),
     ((Role.OPERATOR,), "calls:console_consultations", _("협의 답변"), _("답변을 기다리는 수요 데이터 협의")),
+    ((Role.OPERATOR, Role.AUDITOR), "agreements:agreement_list", _("협약"), _("선정 기업과의 협약, 서명, 변경")),
+    (
+        (Role.OPERATOR, Role.AUDITOR),
+        "outcomes:dashboard",
+        _("사업 현황"),
+        _("지원 기업, 데이터·GPU 사용, 학습실, 결과보고"),
+    ),
     (
         (Role.AUDITOR,),
         "calls:console_consultations",

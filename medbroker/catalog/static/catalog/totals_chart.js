@@ -38,9 +38,5 @@
       }
     });
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  window.medbrokerChartsDraw(draw);
 })();

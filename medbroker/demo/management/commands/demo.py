@@ -4,24 +4,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core import mail
 from django.core.management.base import BaseCommand
 
 from medbroker.accounts.demo import accounts_demo_load
 from medbroker.calls.demo import calls_demo_load
 from medbroker.catalog.demo import catalog_demo_load
+from medbroker.demo.support import support_demo_load
 from medbroker.reviews.demo import reviews_demo_load
 
 
 class Command(BaseCommand):
-    help = "데모 데이터(2025년 공모와 평가위원회, 데이터 카탈로그, 연습용 공모, 데모 계정)를 불러옵니다."
+    help = (
+        "데모 데이터(2025년 공모와 평가위원회, 데이터 카탈로그, 연습용 공모와 선정 기업의 협약·이용, 데모 계정)를 "
+        "불러옵니다."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Loading goes through the services, which send the notices of real use; in the terminal those
+        # e-mails would bury the logins, so they are kept in memory here and only counted.
+        backend = settings.EMAIL_BACKEND
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        try:
+            self._load()
+        finally:
+            settings.EMAIL_BACKEND = backend
+
+    def _load(self) -> None:
         catalog = catalog_demo_load()
         logins = accounts_demo_load(steward_organisation=catalog.steward_organisation)
         calls = calls_demo_load()
         reviews = reviews_demo_load()
+        support = support_demo_load()
         self.stdout.write(self.style.SUCCESS("데모 데이터를 불러왔습니다."))
-        for line in [*catalog.summary_lines, *calls.summary_lines, *reviews.summary_lines]:
+        sent = len(getattr(mail, "outbox", []))
+        if sent:
+            self.stdout.write(f"  · 알림 메일 {sent}통(데모 적재 중에는 화면에 출력하지 않음)")
+        for line in [
+            *catalog.summary_lines,
+            *calls.summary_lines,
+            *reviews.summary_lines,
+            *support.summary_lines,
+        ]:
             self.stdout.write(f"  · {line}")
         self.stdout.write("")
         self.stdout.write("데모 계정 (http://127.0.0.1:8000/accounts/login/):")

@@ -1,0 +1,1 @@
+"""Reads of the access app, one module per part: grants and online use, the closed learning room."""
