@@ -192,9 +192,11 @@ CELERY_BEAT_SCHEDULE = {
     "outcomes-reports-remind": {"task": "medbroker.outcomes.tasks.reports_remind", "schedule": 3600.0},
 }
 
-# Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated) and the
-# most hours one company may book in one week (Monday to Sunday).
+# Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated), the days
+# the centre is open (English three-letter names, comma-separated: the grid applies on these days only) and
+# the most hours one company may book in one week (Monday to Sunday, whichever days are open).
 MEDBROKER_ROOM_SLOTS = env.str("MEDBROKER_ROOM_SLOTS", default="09:00-12:00,13:00-18:00")
+MEDBROKER_ROOM_OPEN_DAYS = env.str("MEDBROKER_ROOM_OPEN_DAYS", default="mon,tue,wed,thu,fri")
 MEDBROKER_ROOM_WEEKLY_HOURS = env.int("MEDBROKER_ROOM_WEEKLY_HOURS", default=16)
 # How many days before a grant ends the company is told (issue: "expiring (7 days before)").
 MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS = env.int("MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS", default=7)

@@ -7,10 +7,7 @@ pages for the same reason. Here they can be found and read, never changed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from medbroker.access.models import (
     AccessGrant,
@@ -21,21 +18,11 @@ from medbroker.access.models import (
     Seat,
     ViewingRequest,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from medbroker.audit.admin_mixins import ReadOnlyRecordAdmin
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(ReadOnlyAdmin):
+class AccessGrantAdmin(ReadOnlyRecordAdmin):
     list_display = ("agreement", "dataset", "kind", "mode", "view_only", "status", "starts_at", "ends_at")
     list_filter = ("status", "mode", "kind", "agreement__call")
     search_fields = ("agreement__number", "agreement__company__name", "dataset__title")
@@ -43,21 +30,21 @@ class AccessGrantAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OnlineAccount)
-class OnlineAccountAdmin(ReadOnlyAdmin):
+class OnlineAccountAdmin(ReadOnlyRecordAdmin):
     list_display = ("agreement", "user", "vpn_account", "vdi_account", "created_at", "revoked_at")
     search_fields = ("agreement__number", "user__username", "vpn_account", "vdi_account")
     list_select_related = ("agreement", "user")
 
 
 @admin.register(OnlineSession)
-class OnlineSessionAdmin(ReadOnlyAdmin):
+class OnlineSessionAdmin(ReadOnlyRecordAdmin):
     list_display = ("grant", "user", "started_at", "ended_at", "client_address")
     search_fields = ("user__username", "grant__agreement__number", "client_address")
     list_select_related = ("grant__agreement", "grant__dataset", "user")
 
 
 @admin.register(ViewingRequest)
-class ViewingRequestAdmin(ReadOnlyAdmin):
+class ViewingRequestAdmin(ReadOnlyRecordAdmin):
     list_display = ("agreement", "dataset", "requested_by", "status", "created_at", "decided_at")
     list_filter = ("status",)
     search_fields = ("agreement__number", "agreement__company__name", "dataset__title")
@@ -65,18 +52,18 @@ class ViewingRequestAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Room)
-class RoomAdmin(ReadOnlyAdmin):
+class RoomAdmin(ReadOnlyRecordAdmin):
     list_display = ("name", "location", "order", "is_active")
 
 
 @admin.register(Seat)
-class SeatAdmin(ReadOnlyAdmin):
+class SeatAdmin(ReadOnlyRecordAdmin):
     list_display = ("room", "label", "is_active")
     list_filter = ("room",)
 
 
 @admin.register(ClosedRoomBooking)
-class ClosedRoomBookingAdmin(ReadOnlyAdmin):
+class ClosedRoomBookingAdmin(ReadOnlyRecordAdmin):
     list_display = ("seat", "company", "starts_at", "ends_at", "status", "checked_in_at", "checked_out_at")
     list_filter = ("status", "seat__room")
     search_fields = ("company__name", "agreement__number", "booked_by__username")

@@ -27,6 +27,7 @@ from medbroker.access.selectors.rooms import (
     bookings_of_company,
     room_agreements_for_user,
     room_day,
+    room_open_days_label,
     room_slot_times,
     room_week_for_company,
     seat_upcoming_bookings,
@@ -107,7 +108,12 @@ def booking_list(request: HttpRequest) -> HttpResponse:
         if agreement
         else None
     )
-    context: dict[str, Any] = {"agreement": agreement, "week": week, "weekly_limit": weekly_hours_limit()}
+    context: dict[str, Any] = {
+        "agreement": agreement,
+        "week": week,
+        "weekly_limit": weekly_hours_limit(),
+        "open_days": room_open_days_label(),
+    }
     htmx = getattr(request, "htmx", None)
     # Week navigation swaps the grid only; a history restore needs the whole page again.
     if htmx and htmx.target == WEEK_TARGET and not htmx.history_restore_request:
@@ -262,12 +268,13 @@ def booking_check_out_view(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(*STAFF_READ_ROLES)
 @require_GET
 def room_day_view(request: HttpRequest) -> HttpResponse:
-    day = room_day(_date_param(request.GET.get("day")))
+    day = room_day(_date_param(request.GET.get("day")), at=timeutils.now())
     return render(
         request,
         "access/rooms/room_day.html",
         {
             "room_day": day,
+            "open_days": room_open_days_label(),
             "is_operator": _user(request).has_role(Role.OPERATOR),
             "is_today": day.day == timeutils.today_kst(),
             "today": timeutils.today_kst(),
@@ -295,6 +302,7 @@ def _room_list_render(request: HttpRequest, form: RoomAddForm, *, status: int = 
             "is_operator": _user(request).has_role(Role.OPERATOR),
             "upcoming_on_inactive": upcoming,
             "slot_times": room_slot_times(),
+            "open_days": room_open_days_label(),
             "weekly_limit": weekly_hours_limit(),
         },
         status=status,

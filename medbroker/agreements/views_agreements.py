@@ -47,7 +47,7 @@ from medbroker.agreements.services.agreements import (
     agreement_create_from_decision,
     agreement_terminate,
 )
-from medbroker.agreements.services.signatures import agreement_sign
+from medbroker.agreements.services.signatures import agreement_sign, signature_file_open
 from medbroker.calls.models import Call
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, NotFoundError
@@ -414,7 +414,7 @@ def signature_file(request: HttpRequest, signature_pk: int) -> HttpResponse:
         raise Http404(_("이 서명에는 올린 파일이 없습니다."))
     return _private(
         FileResponse(
-            signature.file.open("rb"),
+            signature_file_open(signature=signature, actor=_user(request), request=request),
             as_attachment=True,
             filename=signature.original_name or f"{signature.version.agreement.number}-signed.pdf",
             content_type="application/pdf",

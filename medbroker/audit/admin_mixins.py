@@ -85,3 +85,25 @@ class AuditedAdminMixin:
 
 
 __all__ = ["AuditedAdminMixin", "admin"]
+
+
+class ReadOnlyAdminMixin:
+    """Records of the process are changed only through the platform's pages, whose services apply the
+    rules and write the audit log; the admin shows them for lookup."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+
+
+class ReadOnlyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    pass

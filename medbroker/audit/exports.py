@@ -33,8 +33,8 @@ from medbroker.audit.models import AuditEvent
 from medbroker.audit.selectors import AuditEventFilter, audit_events_filtered
 from medbroker.audit.services import audit_head, audit_record
 from medbroker.core import timeutils
+from medbroker.core.excel import DATETIME_FORMAT
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_MAX_ROWS = 50_000
 # Excel stops reading a cell's text here.
@@ -43,7 +43,6 @@ CSV_CHUNK_ROWS = 2_000
 # Excel, LibreOffice and Numbers take a file with this mark as UTF-8; without it they guess CP949 and
 # every Korean summary turns into mojibake.
 UTF8_BOM = "\ufeff"
-_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 # A spreadsheet runs a CSV cell that begins with one of these as a formula (OWASP "CSV injection");
 # summaries and labels carry text companies typed, so such a cell gets a leading apostrophe.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -132,7 +131,7 @@ def _xlsx_text(sheet: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
 
 def _xlsx_row(sheet: WriteOnlyWorksheet, event: AuditEvent) -> list[Any]:
     occurred = WriteOnlyCell(sheet, value=timeutils.to_kst(event.occurred_at).replace(tzinfo=None))
-    occurred.number_format = _DATETIME_FORMAT
+    occurred.number_format = DATETIME_FORMAT
     texts = (
         event.actor_label,
         event.action,

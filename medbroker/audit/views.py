@@ -10,7 +10,6 @@ from medbroker.accounts.models import Role, User
 from medbroker.accounts.permissions import role_required
 from medbroker.audit.exports import (
     CSV_CONTENT_TYPE,
-    XLSX_CONTENT_TYPE,
     XLSX_MAX_ROWS,
     audit_events_export_csv,
     audit_events_export_xlsx,
@@ -19,6 +18,7 @@ from medbroker.audit.forms import AuditEventFilterForm
 from medbroker.audit.selectors import audit_actions, audit_apps, audit_events_filtered, audit_object_types
 from medbroker.audit.services import audit_chain_verify
 from medbroker.core import timeutils
+from medbroker.core.excel import XLSX_CONTENT_TYPE
 from medbroker.core.tables import table_build
 
 # The export links carry the page's filters and nothing of its paging or sorting: an export is always

@@ -6,12 +6,9 @@ apply the rules and write the audit log, so their admin is read-only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from medbroker.audit.admin_mixins import AuditedAdminMixin
+from medbroker.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdminMixin, ReadOnlyInline
 from medbroker.calls.models import (
     Application,
     ApplicationDataset,
@@ -108,21 +105,6 @@ class ComputeOptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 # ---------------------------------------------------------------------------------------------------------
 # Records of the process: read-only here
 # ---------------------------------------------------------------------------------------------------------
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    extra = 0
 
 
 class ConsultationItemInline(ReadOnlyInline):

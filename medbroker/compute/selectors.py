@@ -101,13 +101,25 @@ def free_gpus(gpu_type: GpuType) -> QuerySet[Gpu]:
     )
 
 
+# A selection rank only orders the companies of one call, so the list is grouped by call first. The call
+# whose support ends first goes first: its companies have the least time left to use a GPU.
+WAITING_ORDER = (
+    F("agreement__call__support_ends_on").asc(),
+    F("agreement__call_id").asc(),
+    F("selection_rank").asc(nulls_last=True),
+    F("created_at").asc(),
+    F("pk").asc(),
+)
+
+
 def waiting_entries(gpu_type: GpuType) -> QuerySet[GpuWaitlistEntry]:
-    """The waiting list of one type in the order it is served: selection rank (none last), then arrival."""
+    """The waiting list of one type in the order it is served: call (earliest support end first), selection
+    rank within the call (none last), then arrival."""
     return GpuWaitlistEntry.objects.filter(
         status=GpuWaitlistEntry.Status.WAITING,
         gpu_model=gpu_type.gpu_model,
         gpu_memory_gb=gpu_type.gpu_memory_gb,
-    ).order_by(F("selection_rank").asc(nulls_last=True), "created_at", "pk")
+    ).order_by(*WAITING_ORDER)
 
 
 def offer_deadline(allocation: GpuAllocation) -> dt.datetime:

@@ -153,7 +153,9 @@ def _decision(application: Application, spec: _Selected, operator: User) -> Deci
 def _backup_codes(user: User) -> None:
     # Reset on every run, like the staff accounts' codes: signing in, signing the agreement and each online
     # session start each use one.
-    device, _ = StaticDevice.objects.get_or_create(user=user, name="데모 백업 코드", defaults={"confirmed": True})
+    device, _ = StaticDevice.objects.get_or_create(
+        user=user, name="데모 백업 코드", defaults={"confirmed": True}
+    )
     device.token_set.all().delete()
     for code in COMPANY_BACKUP_CODES:
         StaticToken.objects.create(device=device, token=code)

@@ -3,27 +3,10 @@ platform's pages, which apply the rules (who may edit, when, the review) and wri
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from medbroker.audit.admin_mixins import ReadOnlyAdminMixin, ReadOnlyInline
 from medbroker.outcomes.models import ReportAttachment, ReportOutcome, ReportReview, ResultsReport
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
-    extra = 0
 
 
 class ReportOutcomeInline(ReadOnlyInline):

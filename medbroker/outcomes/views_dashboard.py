@@ -16,6 +16,7 @@ from medbroker.accounts.permissions import STAFF_READ_ROLES, role_required
 from medbroker.agreements.models import Agreement, PerformanceTestRequest
 from medbroker.calls.models import Call
 from medbroker.compute.models import GpuAllocation
+from medbroker.core.excel import XLSX_CONTENT_TYPE
 from medbroker.outcomes.selectors.programme import (
     ProgrammeSummary,
     dashboard_call,
@@ -23,7 +24,6 @@ from medbroker.outcomes.selectors.programme import (
     programme_summary,
 )
 from medbroker.outcomes.services.exports import (
-    XLSX_CONTENT_TYPE,
     dashboard_pdf,
     dashboard_workbook,
     report_count_labels,

@@ -20,6 +20,7 @@ from medbroker.accounts.permissions import STAFF_READ_ROLES, role_required
 from medbroker.calls.models import Application
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError
+from medbroker.core.excel import XLSX_CONTENT_TYPE
 from medbroker.reviews.forms_decisions import DecisionForm
 from medbroker.reviews.models import Committee, Decision
 from medbroker.reviews.selectors.ranking import (
@@ -32,7 +33,6 @@ from medbroker.reviews.selectors.ranking import (
 )
 from medbroker.reviews.services.decisions import decision_record, decisions_publish
 from medbroker.reviews.services.exports import (
-    XLSX_CONTENT_TYPE,
     committee_settings_rows,
     minutes_pdf,
     ranking_workbook,

@@ -65,3 +65,32 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def company_page(browser_page: Any) -> Iterator[Any]:
+    """The company's browser window; closes the database connection the test body opened, before Playwright stops.
+
+    While Playwright's sync API runs its event loop in this thread, Django's connection handler (an asgiref
+    Local) hands the test body a connection of its own. Nothing closes it once Playwright has stopped, and on
+    PostgreSQL the test database then cannot be dropped ("is being accessed by other users").
+    """
+    from django.db import connections
+
+    yield browser_page
+    connections.close_all()
+
+
+@pytest.fixture
+def operator_page(company_page: Any) -> Iterator[Any]:
+    """A second, separate browser window (own cookies) on the same live server, for the operator."""
+    context = company_page.context.browser.new_context(
+        viewport={"width": 1400, "height": 1000}, locale="ko-KR"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.base_url = company_page.base_url
+    try:
+        yield page
+    finally:
+        context.close()

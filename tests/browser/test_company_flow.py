@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
 from django.utils.text import Truncator
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from medbroker.accounts.models import Organisation, Role
 from medbroker.calls.demo import PRACTICE_SLUG, PRACTICE_TITLE
@@ -66,32 +64,6 @@ OPERATOR_BACKUP_CODE = "11111111"
 
 def _shot(page: Page, step: str) -> None:
     screenshot(page, f"company_flow-{step}")
-
-
-@pytest.fixture
-def company_page(browser_page: Page) -> Iterator[Page]:
-    """The company's browser window; closes the database connection the test body opened, before Playwright stops.
-
-    While Playwright's sync API runs its event loop in this thread, Django's connection handler (an asgiref
-    Local) hands the test body a connection of its own. Nothing closes it once Playwright has stopped, and on
-    PostgreSQL the test database then cannot be dropped ("is being accessed by other users").
-    """
-    yield browser_page
-    connections.close_all()
-
-
-@pytest.fixture
-def operator_page(company_page: Page) -> Iterator[Page]:
-    """A second, separate browser window (own cookies) on the same live server, for the operator."""
-    browser: Browser = company_page.context.browser  # type: ignore[assignment]
-    context: BrowserContext = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = company_page.base_url  # type: ignore[attr-defined]
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def _url(page: Page, path: str) -> str:
@@ -235,7 +207,9 @@ def _company_sees_the_answer(page: Page, consultation_pk: int) -> None:
 
 
 def _company_starts_the_application(page: Page) -> None:
-    page.get_by_role("navigation", name="주 메뉴").get_by_role("link", name="지원 신청").click()
+    menu = page.get_by_role("navigation", name="주 메뉴")
+    menu.locator("summary", has_text="신청").click()
+    menu.get_by_role("link", name="지원 신청").click()
     expect(page.get_by_role("heading", name="지원 신청", level=1)).to_be_visible()
     practice = page.locator(".mb-doc").filter(has_text=PRACTICE_TITLE)
     practice.get_by_role("link", name="신청서 작성").click()

@@ -9,12 +9,10 @@ test-artifacts/browser/support_flow-*.png.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from medbroker.access.models import AccessGrant, ClosedRoomBooking, OnlineSession
 from medbroker.agreements.models import Agreement
@@ -35,25 +33,6 @@ def _shot(page: Page, step: str) -> None:
 
 def _url(page: Page, path: str) -> str:
     return f"{page.base_url}{path}"  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def company_page(browser_page: Page) -> Iterator[Page]:
-    yield browser_page
-    connections.close_all()
-
-
-@pytest.fixture
-def operator_page(company_page: Page) -> Iterator[Page]:
-    browser: Browser = company_page.context.browser  # type: ignore[assignment]
-    context: BrowserContext = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.base_url = company_page.base_url  # type: ignore[attr-defined]
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def _sign_in(page: Page, username: str, password: str, code: str) -> None:

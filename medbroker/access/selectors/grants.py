@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from medbroker.access.models import AccessGrant, OnlineAccount, OnlineSession, ViewingRequest
 from medbroker.accounts.models import Role, User
-from medbroker.agreements.models import Agreement, AgreementVersion
+from medbroker.agreements.models import Agreement, AgreementDataset, AgreementVersion
 from medbroker.agreements.selectors import (
     agreement_in_force,
     agreement_member_ensure,
@@ -53,8 +54,37 @@ def grant_last_day(grant: AccessGrant) -> dt.date:
     return timeutils.to_kst(grant.ends_at - dt.timedelta(microseconds=1)).date()
 
 
-def grant_refusal(grant: AccessGrant, *, at: dt.datetime) -> GrantRefusal | None:
-    """Why the grant does not work at ``at`` (whoever asks), or None when it does."""
+def terms_dataset_ids(agreement_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """The datasets of each agreement's terms in force, in one query (no terms in force: an empty set)."""
+    ids = set(agreement_ids)
+    found: dict[int, set[int]] = {pk: set() for pk in ids}
+    if ids:
+        rows = AgreementDataset.objects.filter(
+            version__agreement_id__in=ids, version__status=AgreementVersion.Status.EFFECTIVE
+        ).values_list("version__agreement_id", "dataset_id")
+        for agreement_id, dataset_id in rows:
+            found[agreement_id].add(dataset_id)
+    return {pk: frozenset(datasets) for pk, datasets in found.items()}
+
+
+def _dataset_in_terms(grant: AccessGrant, terms_datasets: Collection[int] | None) -> bool:
+    if terms_datasets is not None:
+        return grant.dataset_id in terms_datasets
+    return AgreementDataset.objects.filter(
+        version__agreement_id=grant.agreement_id,
+        version__status=AgreementVersion.Status.EFFECTIVE,
+        dataset_id=grant.dataset_id,
+    ).exists()
+
+
+def grant_refusal(
+    grant: AccessGrant, *, at: dt.datetime, terms_datasets: Collection[int] | None = None
+) -> GrantRefusal | None:
+    """Why the grant does not work at ``at`` (whoever asks), or None when it does.
+
+    ``terms_datasets`` are the dataset ids of the agreement's terms in force, for callers that judge many
+    grants at once (:func:`terms_dataset_ids`); without them one query asks whether the dataset is still in.
+    """
     if grant.status == Status.REVOKED:
         return GrantRefusal(
             "grant_revoked",
@@ -78,12 +108,27 @@ def grant_refusal(grant: AccessGrant, *, at: dt.datetime) -> GrantRefusal | None
         return GrantRefusal(
             "agreement_not_in_force", _("협약이 효력 중이 아니어서 데이터를 이용할 수 없습니다.")
         )
+    # An amendment that drops the dataset ends its use at once, not when the periodic task closes the grant.
+    if grant.kind == AccessGrant.Kind.AGREED and not _dataset_in_terms(grant, terms_datasets):
+        return GrantRefusal("grant_closed", _("협약 범위에서 빠져 이 데이터의 이용이 종료되었습니다."))
     return None
 
 
-def grant_is_usable(grant: AccessGrant, *, at: dt.datetime) -> bool:
-    """Status active, ``starts_at <= at < ends_at`` and the agreement in force at ``at``."""
-    return grant_refusal(grant, at=at) is None
+def grant_is_usable(
+    grant: AccessGrant, *, at: dt.datetime, terms_datasets: Collection[int] | None = None
+) -> bool:
+    """Status active, ``starts_at <= at < ends_at``, the agreement in force at ``at`` and the dataset in its
+    terms (agreed data)."""
+    return grant_refusal(grant, at=at, terms_datasets=terms_datasets) is None
+
+
+def grant_user_refusal(grant: AccessGrant, *, user: User, at: dt.datetime) -> GrantRefusal | None:
+    """Why ``user`` may not use the data of ``grant`` at ``at``, or None when they may."""
+    try:
+        agreement_member_ensure(grant.agreement, user)
+    except PermissionDeniedError:
+        return GrantRefusal("not_member", _("이 협약을 맺은 기업의 담당자만 데이터를 이용할 수 있습니다."))
+    return grant_refusal(grant, at=at)
 
 
 def grant_access_check(*, grant: AccessGrant, user: User, at: dt.datetime) -> None:
@@ -92,24 +137,19 @@ def grant_access_check(*, grant: AccessGrant, user: User, at: dt.datetime) -> No
     Codes: ``not_member``, ``grant_revoked``, ``grant_closed``, ``grant_expired``, ``grant_not_started``,
     ``agreement_not_in_force``.
     """
-    try:
-        agreement_member_ensure(grant.agreement, user)
-    except PermissionDeniedError:
-        raise DomainError(
-            "not_member", _("이 협약을 맺은 기업의 담당자만 데이터를 이용할 수 있습니다."), status_code=403
-        ) from None
-    refusal = grant_refusal(grant, at=at)
+    refusal = grant_user_refusal(grant, user=user, at=at)
     if refusal is not None:
         raise DomainError(refusal.code, refusal.message, status_code=403)
 
 
-def grant_online_refusal(
-    grant: AccessGrant, *, terms: AgreementVersion | None, at: dt.datetime
+def grant_online_conditions_refusal(
+    grant: AccessGrant, *, terms: AgreementVersion | None
 ) -> GrantRefusal | None:
-    """Why the grant may not be switched to online use (announcement §4 ⑤), or None when it may.
+    """Why the grant's data may not be used online whatever the date (announcement §4 ⑤), or None.
 
-    Online use is for low-sensitivity data only, where the terms in force allow it, on a grant that works;
-    extra viewing is outside the terms and stays in the closed room.
+    Online use is for low-sensitivity data only, where the terms in force allow it; extra viewing is
+    outside the terms and stays in the closed room. Asked again at every session start, since a dataset's
+    tier or an amendment can take the permission away after the grant went online.
     """
     if grant.dataset.sensitivity != Sensitivity.LOW:
         return GrantRefusal(
@@ -127,12 +167,56 @@ def grant_online_refusal(
                 "협약에서 온라인 이용을 허용하지 않았습니다. 협약 변경으로 온라인 이용을 정한 뒤에 바꿀 수 있습니다."
             ),
         )
-    return grant_refusal(grant, at=at)
+    return None
 
 
-def grant_state(grant: AccessGrant, *, at: dt.datetime) -> str:
+def grant_online_refusal(
+    grant: AccessGrant,
+    *,
+    terms: AgreementVersion | None,
+    at: dt.datetime,
+    terms_datasets: Collection[int] | None = None,
+) -> GrantRefusal | None:
+    """Why the grant may not be switched to online use, or None when it may: the online conditions hold
+    and the grant works at ``at``."""
+    return grant_online_conditions_refusal(grant, terms=terms) or grant_refusal(
+        grant, at=at, terms_datasets=terms_datasets
+    )
+
+
+def grant_remote_refusal(grant: AccessGrant, *, user: User, at: dt.datetime) -> GrantRefusal | None:
+    """Why a workspace launcher must not open the grant's data for ``user`` at ``at``, or None when it may.
+
+    Data leaves the closed room only through online use: the grant is online, its conditions still hold
+    and the caller has an online session open, which they started with a fresh OTP code.
+    """
+    refusal = grant_user_refusal(grant, user=user, at=at)
+    if refusal is not None:
+        return refusal
+    if grant.mode != AccessGrant.Mode.ONLINE:
+        return GrantRefusal(
+            "closed_room_only",
+            _("이 데이터는 폐쇄형 학습실에서만 이용할 수 있습니다. 원격으로는 열 수 없습니다."),
+        )
+    refusal = grant_online_conditions_refusal(grant, terms=agreement_terms(grant.agreement))
+    if refusal is not None:
+        return refusal
+    if not OnlineSession.objects.filter(
+        grant=grant, user=user, started_at__lte=at, ended_at__isnull=True
+    ).exists():
+        return GrantRefusal(
+            "online_session_required",
+            _(
+                "열려 있는 온라인 이용 세션이 없습니다. 데이터 이용 권한 페이지에서 "
+                "OTP 인증 코드로 온라인 이용 세션을 먼저 시작하세요."
+            ),
+        )
+    return None
+
+
+def grant_state(grant: AccessGrant, *, at: dt.datetime, terms_datasets: Collection[int] | None = None) -> str:
     """The state a page shows: ``usable`` or the refusal code without its ``grant_`` prefix."""
-    refusal = grant_refusal(grant, at=at)
+    refusal = grant_refusal(grant, at=at, terms_datasets=terms_datasets)
     return "usable" if refusal is None else refusal.code.removeprefix("grant_")
 
 
@@ -215,8 +299,10 @@ class GrantRow:
         return self.state == "usable"
 
 
-def grant_row(grant: AccessGrant, *, at: dt.datetime) -> GrantRow:
-    state = grant_state(grant, at=at)
+def grant_row(
+    grant: AccessGrant, *, at: dt.datetime, terms_datasets: Collection[int] | None = None
+) -> GrantRow:
+    state = grant_state(grant, at=at, terms_datasets=terms_datasets)
     last_day = grant_last_day(grant)
     days_left = percent_left = 0
     if state in ("usable", "not_started"):
@@ -229,7 +315,10 @@ def grant_row(grant: AccessGrant, *, at: dt.datetime) -> GrantRow:
 
 
 def grant_rows(grants: QuerySet[AccessGrant] | list[AccessGrant], *, at: dt.datetime) -> list[GrantRow]:
-    return [grant_row(grant, at=at) for grant in grants]
+    """The rows of a list of grants, with the terms of all their agreements read in one query."""
+    grants = list(grants)
+    in_terms = terms_dataset_ids(grant.agreement_id for grant in grants)
+    return [grant_row(grant, at=at, terms_datasets=in_terms[grant.agreement_id]) for grant in grants]
 
 
 @dataclass(frozen=True)
@@ -280,28 +369,30 @@ def agreement_grants_overview(
     by_dataset: dict[int, list[AccessGrant]] = {}
     for grant in grants:
         by_dataset.setdefault(grant.dataset_id, []).append(grant)
+    items = list(terms.datasets.select_related("dataset").order_by("pk")) if terms is not None else []
+    in_terms = frozenset(item.dataset_id for item in items)
     rows = []
-    in_terms: set[int] = set()
-    if terms is not None:
-        for item in terms.datasets.select_related("dataset").order_by("pk"):
-            in_terms.add(item.dataset_id)
-            history = sorted(
-                by_dataset.get(item.dataset_id, []), key=lambda g: (g.status != Status.ACTIVE, -g.pk)
-            )
-            current = next((g for g in history if g.status == Status.ACTIVE), None)
-            refusal = grant_online_refusal(current, terms=terms, at=at) if current is not None else None
-            rows.append(
-                TermsDatasetRow(
-                    item.dataset, item.amount, grant_rows(history, at=at), refusal.message if refusal else ""
-                )
-            )
+    for item in items:
+        history = sorted(
+            by_dataset.get(item.dataset_id, []), key=lambda g: (g.status != Status.ACTIVE, -g.pk)
+        )
+        current = next((g for g in history if g.status == Status.ACTIVE), None)
+        refusal = (
+            grant_online_refusal(current, terms=terms, at=at, terms_datasets=in_terms)
+            if current is not None
+            else None
+        )
+        history_rows = [grant_row(g, at=at, terms_datasets=in_terms) for g in history]
+        rows.append(
+            TermsDatasetRow(item.dataset, item.amount, history_rows, refusal.message if refusal else "")
+        )
     others = [grant for grant in grants if grant.dataset_id not in in_terms]
     return AgreementGrants(
         agreement=agreement,
         in_force=agreement_in_force(agreement, at=at),
         allows_online=bool(terms and terms.allows_online),
         terms=rows,
-        others=grant_rows(others, at=at),
+        others=[grant_row(g, at=at, terms_datasets=in_terms) for g in others],
         accounts=list(
             OnlineAccount.objects.filter(agreement=agreement)
             .select_related("user", "issued_by")

@@ -1,9 +1,10 @@
 """Reads of the closed learning room: the slot grid, a day of every seat, a company's week, hours booked.
 
-The grid is fixed per day (``MEDBROKER_ROOM_SLOTS``, KST wall-clock times), so a booking is identified by
-its seat and its slot's start; a company may book only inside a closed-room grant of its agreement and up
-to ``MEDBROKER_ROOM_WEEKLY_HOURS`` hours a week (Monday 00:00 to Sunday 24:00 KST), so the room stays
-open to every selected company.
+The grid is fixed per day (``MEDBROKER_ROOM_SLOTS``, KST wall-clock times) and applies on the days the centre
+is open (``MEDBROKER_ROOM_OPEN_DAYS``; a closed day has no slot), so a booking is identified by its seat and
+its slot's start; a company may book only inside a closed-room grant of its agreement and up to
+``MEDBROKER_ROOM_WEEKLY_HOURS`` hours a week (Monday 00:00 to Sunday 24:00 KST), so the room stays open to
+every selected company.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from medbroker.access.models import ClosedRoomBooking, Room, Seat
+from medbroker.access.models import AccessGrant, ClosedRoomBooking, Room, Seat
 from medbroker.access.selectors.grants import closed_room_grants_usable
 from medbroker.accounts.models import Organisation, Role, User
 from medbroker.agreements.models import Agreement
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from medbroker.calls.models import Call
 
 _SLOT_PATTERN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+# Monday first, as ``date.weekday()`` counts.
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOUR = Decimal(3600)
 _CENT = Decimal("0.01")
 
@@ -88,12 +91,58 @@ def room_slot_times() -> tuple[SlotTime, ...]:
     return slot_times_parse(settings.MEDBROKER_ROOM_SLOTS)
 
 
+@lru_cache(maxsize=8)
+def open_days_parse(text: str) -> frozenset[int]:
+    """``"mon,tue,wed,thu,fri"`` → the open weekdays (Monday 0 … Sunday 6). Anything else stops the platform
+    with a message naming the bad part, as the slot grid does: a misspelt day would silently close (or open)
+    the room on it."""
+    choices = ", ".join(_DAY_NAMES)
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise ImproperlyConfigured(
+            f"MEDBROKER_ROOM_OPEN_DAYS: {text!r} must be one or more of {choices} separated by commas"
+        )
+    days: set[int] = set()
+    for item in items:
+        if item not in _DAY_NAMES:
+            raise ImproperlyConfigured(
+                f"MEDBROKER_ROOM_OPEN_DAYS: {item!r} is not a day; use lower-case three-letter names: {choices}"
+            )
+        weekday = _DAY_NAMES.index(item)
+        if weekday in days:
+            raise ImproperlyConfigured(f"MEDBROKER_ROOM_OPEN_DAYS: {item!r} is listed twice")
+        days.add(weekday)
+    return frozenset(days)
+
+
+def room_open_weekdays() -> frozenset[int]:
+    return open_days_parse(settings.MEDBROKER_ROOM_OPEN_DAYS)
+
+
+def room_is_open(day: dt.date) -> bool:
+    """Whether the centre opens the room on ``day`` (KST calendar day)."""
+    return day.weekday() in room_open_weekdays()
+
+
+def weekday_short(day: dt.date | int) -> str:
+    """One-character Korean day name ("월" … "일") of a date or of a weekday number (Monday 0)."""
+    weekday = day if isinstance(day, int) else day.weekday()
+    return (_("월"), _("화"), _("수"), _("목"), _("금"), _("토"), _("일"))[weekday]
+
+
+def room_open_days_label() -> str:
+    """The open days, Monday first: "월·화·수·목·금" (the pages add "요일")."""
+    return "·".join(weekday_short(weekday) for weekday in sorted(room_open_weekdays()))
+
+
 def _at(day: dt.date, clock: dt.time) -> dt.datetime:
     return timeutils.kst(day.year, day.month, day.day, clock.hour, clock.minute)
 
 
 def room_slots(day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The day's bookable slots as aware KST datetimes, ``[start, end)``."""
+    """The day's bookable slots as aware KST datetimes, ``[start, end)``; none on a day the room is closed."""
+    if not room_is_open(day):
+        return []
     return [(_at(day, slot.start), _at(day, slot.end)) for slot in room_slot_times()]
 
 
@@ -202,7 +251,8 @@ def _bookable_seats() -> QuerySet[Seat]:
 
 
 def room_capacity_hours(*, since: dt.datetime, until: dt.datetime) -> Decimal:
-    """Seat-hours the room offers in ``[since, until)``: active seats × the grid slots that lie inside."""
+    """Seat-hours the room offers in ``[since, until)``: active seats × the grid slots that lie inside, on
+    open days only (a closed day offers nothing, so it does not lower the occupancy rate)."""
     seats = _bookable_seats().count()
     if not seats or until <= since:
         return Decimal(0)
@@ -230,6 +280,25 @@ def room_slot_granted(agreement: Agreement, *, starts_at: dt.datetime, ends_at: 
     return closed_room_grants_usable(agreement, starts_at=starts_at, ends_at=ends_at).exists()
 
 
+def bookings_uncovered(*, at: dt.datetime) -> QuerySet[ClosedRoomBooking]:
+    """Booked slots that have not started at ``at`` and that no closed-room grant of their agreement covers
+    any more (grant revoked, expired or closed, window shortened, agreement ended or terminated).
+
+    The rule of :func:`room_slot_granted` as one query over every booking, for the periodic reconciler; the
+    reconciler asks ``room_slot_granted`` again for each booking under its row lock before cancelling it.
+    """
+    covering = AccessGrant.objects.filter(
+        agreement=OuterRef("agreement"),
+        status=AccessGrant.Status.ACTIVE,
+        mode=AccessGrant.Mode.CLOSED_ROOM,
+        starts_at__lte=OuterRef("starts_at"),
+        ends_at__gte=OuterRef("ends_at"),
+    )
+    return ClosedRoomBooking.objects.filter(status=ClosedRoomBooking.Status.BOOKED, starts_at__gt=at).filter(
+        ~Q(agreement__status=Agreement.Status.ACTIVE) | ~Exists(covering)
+    )
+
+
 def room_agreements_for_user(user: User) -> QuerySet[Agreement]:
     """The agreements in force of the user's company, newest first: what a member may book seats under."""
     if not user.has_role(Role.APPLICANT) or user.organisation_id is None:
@@ -238,6 +307,47 @@ def room_agreements_for_user(user: User) -> QuerySet[Agreement]:
         Agreement.objects.filter(company_id=user.organisation_id, status=Agreement.Status.ACTIVE)
         .select_related("call", "company")
         .order_by("-starts_on", "-pk")
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Attendance
+# ---------------------------------------------------------------------------------------------------------
+
+# Check-in opens this long before the slot starts: members arrive a little early to settle at their seat,
+# but a record hours away from the slot (the old "same calendar day" rule let an operator check a morning
+# booking in at 20:00) would say someone used the data when nobody did.
+CHECK_IN_GRACE = dt.timedelta(minutes=30)
+
+
+def booking_check_in_opens_at(booking: ClosedRoomBooking) -> dt.datetime:
+    return booking.starts_at - CHECK_IN_GRACE
+
+
+def booking_check_in_open(booking: ClosedRoomBooking, *, at: dt.datetime) -> bool:
+    """Whether the clock allows check-in at ``at``: booked and ``starts_at - CHECK_IN_GRACE <= at < ends_at``.
+    (``booking_check_in`` also asks that a grant still covers the slot.)"""
+    return (
+        booking.status == ClosedRoomBooking.Status.BOOKED
+        and booking_check_in_opens_at(booking) <= at < booking.ends_at
+    )
+
+
+def booking_check_out_closes_at(booking: ClosedRoomBooking) -> dt.datetime | None:
+    """Midnight (KST) after the check-in: a forgotten check-out is recorded by the operator the same day,
+    not days later from memory. None before check-in."""
+    if booking.checked_in_at is None:
+        return None
+    return _day_start(timeutils.to_kst(booking.checked_in_at).date() + dt.timedelta(days=1))
+
+
+def booking_check_out_open(booking: ClosedRoomBooking, *, at: dt.datetime) -> bool:
+    closes_at = booking_check_out_closes_at(booking)
+    return (
+        booking.status == ClosedRoomBooking.Status.CHECKED_IN
+        and closes_at is not None
+        and booking.checked_in_at is not None
+        and booking.checked_in_at <= at < closes_at
     )
 
 
@@ -272,11 +382,18 @@ class RoomDayRoom:
 @dataclass
 class RoomDay:
     day: dt.date
+    is_open: bool
     slots: list[tuple[dt.datetime, dt.datetime]]
     rooms: list[RoomDayRoom]
     booked_hours: Decimal
     capacity_hours: Decimal
     cancelled: list[ClosedRoomBooking] = field(default_factory=list)
+    # Live bookings that fit no cell of the grid: made before the day was closed or the slots changed. They
+    # still hold a company's hours, so the operator must see them to keep or cancel them.
+    off_grid: list[ClosedRoomBooking] = field(default_factory=list)
+    # Bookings whose check-in or check-out the clock allows now: the page offers only those buttons.
+    check_in_open: set[int] = field(default_factory=set)
+    check_out_open: set[int] = field(default_factory=set)
 
     @property
     def occupancy(self) -> Decimal:
@@ -298,8 +415,10 @@ class RoomDay:
         return self.day + dt.timedelta(days=1)
 
 
-def room_day(day: dt.date) -> RoomDay:
-    """Every seat of every room in operation × the day's slots, with the booking that holds each cell."""
+def room_day(day: dt.date, *, at: dt.datetime | None = None) -> RoomDay:
+    """Every seat of every room in operation × the day's slots, with the booking that holds each cell, and
+    which of them may be checked in or out at ``at`` (now by default)."""
+    at = at or timeutils.now()
     slots = room_slots(day)
     since, until = _day_start(day), _day_start(day + dt.timedelta(days=1))
     bookings = ClosedRoomBooking.objects.filter(starts_at__gte=since, starts_at__lt=until).select_related(
@@ -307,6 +426,7 @@ def room_day(day: dt.date) -> RoomDay:
     )
     live = {(b.seat_id, b.starts_at): b for b in bookings if b.status != ClosedRoomBooking.Status.CANCELLED}
     rooms = []
+    placed: set[int] = set()
     for room in Room.objects.filter(is_active=True).prefetch_related("seats"):
         seats = [
             RoomDaySeat(
@@ -316,13 +436,21 @@ def room_day(day: dt.date) -> RoomDay:
             for seat in sorted(room.seats.all(), key=lambda s: s.label)
         ]
         rooms.append(RoomDayRoom(room=room, seats=seats))
+        placed.update(cell.booking.pk for seat in seats for cell in seat.cells if cell.booking is not None)
     return RoomDay(
         day=day,
+        is_open=room_is_open(day),
         slots=slots,
         rooms=rooms,
         booked_hours=_hours_sum(_live_bookings().filter(starts_at__gte=since, starts_at__lt=until)),
         capacity_hours=room_capacity_hours(since=since, until=until),
         cancelled=[b for b in bookings if b.status == ClosedRoomBooking.Status.CANCELLED],
+        off_grid=sorted(
+            (b for b in live.values() if b.pk not in placed),
+            key=lambda b: (b.starts_at, b.seat.room.order, b.seat.label),
+        ),
+        check_in_open={b.pk for b in live.values() if booking_check_in_open(b, at=at)},
+        check_out_open={b.pk for b in live.values() if booking_check_out_open(b, at=at)},
     )
 
 
@@ -373,7 +501,16 @@ class WeekSlot:
 @dataclass
 class WeekDay:
     day: dt.date
+    is_open: bool
     slots: list[WeekSlot]
+
+
+@dataclass
+class WeekRow:
+    """One slot of the daily grid across the week: a cell per day, None on a day the room is closed."""
+
+    slot: SlotTime
+    cells: list[WeekSlot | None]
 
 
 @dataclass
@@ -383,6 +520,7 @@ class RoomWeek:
     days: list[WeekDay]
     hours_used: Decimal
     hours_limit: Decimal
+    slot_times: tuple[SlotTime, ...]
 
     @property
     def hours_left(self) -> Decimal:
@@ -411,9 +549,12 @@ class RoomWeek:
         return [slot for day in self.days for slot in day.slots]
 
     @property
-    def rows(self) -> list[list[WeekSlot]]:
+    def rows(self) -> list[WeekRow]:
         """The grid by time of day: one row per slot of the day, one cell per day of the week."""
-        return [list(row) for row in zip(*(day.slots for day in self.days), strict=True)]
+        return [
+            WeekRow(slot=slot, cells=[day.slots[index] if day.is_open else None for day in self.days])
+            for index, slot in enumerate(self.slot_times)
+        ]
 
 
 def _slot_reason(
@@ -488,9 +629,14 @@ def room_week_for_company(
                 hours_limit=hours_limit,
             )
             week_slots.append(WeekSlot(starts_at, ends_at, hours, free, own_list, own, reason))
-        days.append(WeekDay(day=day, slots=week_slots))
+        days.append(WeekDay(day=day, is_open=room_is_open(day), slots=week_slots))
     return RoomWeek(
-        agreement=agreement, week_start=monday, days=days, hours_used=hours_used, hours_limit=hours_limit
+        agreement=agreement,
+        week_start=monday,
+        days=days,
+        hours_used=hours_used,
+        hours_limit=hours_limit,
+        slot_times=room_slot_times(),
     )
 
 

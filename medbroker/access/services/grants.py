@@ -18,13 +18,21 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from medbroker.access.models import AccessGrant
-from medbroker.access.selectors.grants import grant_last_day, grant_online_refusal
+from medbroker.access.selectors.grants import (
+    GrantRefusal,
+    grant_last_day,
+    grant_online_conditions_refusal,
+    grant_online_refusal,
+    grant_refusal,
+    grant_remote_refusal,
+)
 from medbroker.access.services.online import online_sessions_end, operator_ensure
 from medbroker.accounts.models import User
 from medbroker.accounts.services.notifications import notification_send, organisation_recipients
 from medbroker.agreements.models import Agreement, AgreementDataset, AgreementVersion
 from medbroker.agreements.selectors import agreement_in_force, agreement_terms
 from medbroker.audit.services import audit_record
+from medbroker.catalog.models import Sensitivity
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError
 
@@ -37,15 +45,19 @@ def grant_window_text(grant: AccessGrant) -> str:
     return f"{starts} ~ {grant_last_day(grant).isoformat()} 23:59:59 (KST)"
 
 
-def grant_notify(grant: AccessGrant, *, kind: str, title: str, body: str) -> int:
-    """Tell the company's members about one grant, once per grant and kind (the key dedupes reruns)."""
+def grant_notify(grant: AccessGrant, *, kind: str, title: str, body: str, occasion: str = "") -> int:
+    """Tell the company's members about one grant, once per grant and kind (the key dedupes reruns).
+
+    ``occasion`` tells apart events that can happen to one grant more than once (a mode change).
+    """
+    dedupe_key = f"access.{kind}:{grant.pk}" + (f":{occasion}" if occasion else "")
     sent = notification_send(
         users=organisation_recipients(grant.agreement.company),
         kind=kind,
         title=title,
         body=body,
         link=reverse("access:grant_list"),
-        dedupe_key=f"access.{kind}:{grant.pk}",
+        dedupe_key=dedupe_key,
     )
     return len(sent)
 
@@ -156,18 +168,22 @@ def grants_issue(
 def grant_mode_set(
     *, grant: AccessGrant, mode: str, actor: User, request: HttpRequest | None = None
 ) -> AccessGrant:
-    """Switch a grant between the closed room and online use (operator).
+    """Switch a grant between the closed room and online use (operator), only while the grant works now.
 
-    Online only for low-sensitivity data, where the terms in force allow it, on a grant that works now
-    (announcement §4 ⑤). Back to the closed room is always allowed and ends any open online session.
+    Online only for low-sensitivity data, where the terms in force allow it (announcement §4 ⑤). Back to the
+    closed room is always allowed on a working grant and ends any open online session.
     """
     operator_ensure(actor)
     if mode not in Mode.values:
         raise DomainError("mode_invalid", _("이용 방식을 다시 선택하세요."), field="mode")
     grant = AccessGrant.objects.select_for_update().get(pk=grant.pk)
+    now = timeutils.now()
+    # A grant that no longer works has nothing left to switch; its sessions ended with it.
+    refusal = grant_refusal(grant, at=now)
+    if refusal is not None:
+        raise DomainError(refusal.code, refusal.message, status_code=409, field="mode")
     if grant.mode == mode:
         return grant
-    now = timeutils.now()
     if mode == Mode.ONLINE:
         refusal = grant_online_refusal(grant, terms=agreement_terms(grant.agreement), at=now)
         if refusal is not None:
@@ -231,6 +247,35 @@ def grant_revoke(
     return grant
 
 
+def grant_remote_check(
+    *, grant: AccessGrant, user: User, request: HttpRequest | None = None
+) -> GrantRefusal | None:
+    """Answer a workspace launcher asking whether it may open the grant's data for ``user`` now.
+
+    None when it may (:func:`~medbroker.access.selectors.grants.grant_remote_refusal`), else the refusal.
+    Every answer, yes or no, is written to the audit log: it is the record of who opened which data.
+    """
+    refusal = grant_remote_refusal(grant, user=user, at=timeutils.now())
+    code = refusal.code if refusal is not None else None
+    audit_record(
+        action="access.grant_checked",
+        actor=user,
+        target=grant,
+        summary=f"원격 이용 확인 ({'허용' if refusal is None else code}): "
+        f"{grant.agreement.number} · {grant.dataset.title}",
+        data={
+            "allowed": refusal is None,
+            "code": code,
+            "grant": grant.pk,
+            "dataset": grant.dataset_id,
+            "mode": grant.mode,
+            "caller": user.username,
+        },
+        request=request,
+    )
+    return refusal
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The reconciler: expiry by the clock has no event, so a periodic task records it and tells the company
 # ---------------------------------------------------------------------------------------------------------
@@ -275,12 +320,56 @@ def _close(pk: int, *, now: dt.datetime, uncovered: Q) -> bool:
             "agreement_ended" if grant.agreement.status != Agreement.Status.ACTIVE else "dataset_left_terms"
         )
         ended = _grant_end(grant, status=Status.CLOSED, at=now)
+        grant_notify(
+            grant,
+            kind="grant_closed",
+            title=_("데이터 이용이 종료되었습니다: %(dataset)s") % {"dataset": grant.dataset.title},
+            body=(
+                _("협약이 종료되어 이 데이터의 이용도 함께 종료되었습니다.")
+                if reason == "agreement_ended"
+                else _("협약 변경으로 이 데이터가 협약 범위에서 빠져 이용이 종료되었습니다.")
+            ),
+        )
         _grant_audit(
             grant,
             action="access.grant_closed",
             actor=None,
             summary="협약 범위 밖이 되어 이용 종료",
             reason=reason,
+            sessions_ended=ended,
+        )
+    return True
+
+
+def _online_lapse(pk: int, *, now: dt.datetime, lapsed: Q) -> bool:
+    with transaction.atomic():
+        grant = _locked_if(pk, Q(status=Status.ACTIVE, mode=Mode.ONLINE) & lapsed)
+        if grant is None:
+            return False
+        refusal = grant_online_conditions_refusal(grant, terms=agreement_terms(grant.agreement))
+        grant.mode = Mode.CLOSED_ROOM
+        grant.save(update_fields=["mode", "updated_at"])
+        ended = online_sessions_end(sessions=grant.online_sessions.all(), at=now)
+        why = f"{refusal.message}\n" if refusal is not None else ""
+        grant_notify(
+            grant,
+            kind="grant_mode_changed",
+            title=_("폐쇄형 학습실에서만 이용할 수 있게 되었습니다: %(dataset)s")
+            % {"dataset": grant.dataset.title},
+            body=why
+            + _(
+                "온라인 이용 조건을 더 이상 충족하지 않아 이용 방식이 폐쇄형 학습실로 바뀌었고, 열려 있던 온라인 이용 세션은 종료되었습니다."
+            ),
+            occasion=now.isoformat(),
+        )
+        _grant_audit(
+            grant,
+            action="access.grant_mode_changed",
+            actor=None,
+            summary=f"온라인 이용 조건 소멸 ({Mode.ONLINE} → {Mode.CLOSED_ROOM})",
+            previous_mode=Mode.ONLINE,
+            reason="conditions_lapsed",
+            condition=refusal.code if refusal is not None else "",
             sessions_ended=ended,
         )
     return True
@@ -317,9 +406,11 @@ def _notice_expiring(pk: int, *, now: dt.datetime) -> bool:
 def grants_reconcile(*, now: dt.datetime) -> dict[str, int]:
     """Record what the access checks already enforce at ``now`` and send the notices that are due.
 
-    Active grants past their end become expired (the company is told); active grants the agreement no
-    longer covers (agreement ended or terminated, or an amendment removed the dataset) become closed;
-    the start notice and the notice ``MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS`` days before the end go out once.
+    Active grants past their end become expired; active grants the agreement no longer covers (agreement
+    ended or terminated, or an amendment removed the dataset) become closed; online grants whose online
+    conditions no longer hold (the dataset is no longer low sensitivity, the terms in force no longer allow
+    online use) go back to the closed room, their open sessions ended. The company is told of each. The
+    start notice and the notice ``MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS`` days before the end go out once.
     Each grant is handled in its own transaction under a row lock, so a second run, even a concurrent
     one, changes nothing and sends nothing.
     """
@@ -332,13 +423,24 @@ def grants_reconcile(*, now: dt.datetime) -> dict[str, int]:
     uncovered = Q(agreement__status__in=[Agreement.Status.ENDED, Agreement.Status.TERMINATED]) | (
         Q(kind=AccessGrant.Kind.AGREED) & ~Q(Exists(in_terms))
     )
+    online_allowed = AgreementVersion.objects.filter(
+        agreement=OuterRef("agreement"), status=AgreementVersion.Status.EFFECTIVE, allows_online=True
+    )
+    # The conditions of grant_online_conditions_refusal, as a query.
+    lapsed = (
+        ~Q(dataset__sensitivity=Sensitivity.LOW)
+        | ~Q(kind=AccessGrant.Kind.AGREED)
+        | ~Q(Exists(online_allowed))
+    )
     notice_from = now + dt.timedelta(days=settings.MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS)
 
-    result = dict.fromkeys(("expired", "closed", "start_notices", "expiring_notices"), 0)
+    result = dict.fromkeys(("expired", "closed", "online_lapsed", "start_notices", "expiring_notices"), 0)
     for pk in list(active.filter(ends_at__lte=now).values_list("pk", flat=True)):
         result["expired"] += _expire(pk, now=now)
     for pk in list(active.filter(uncovered).values_list("pk", flat=True)):
         result["closed"] += _close(pk, now=now, uncovered=uncovered)
+    for pk in list(active.filter(lapsed, mode=Mode.ONLINE).values_list("pk", flat=True)):
+        result["online_lapsed"] += _online_lapse(pk, now=now, lapsed=lapsed)
     usable_now = active.filter(starts_at__lte=now, ends_at__gt=now, agreement__status=Agreement.Status.ACTIVE)
     for pk in list(usable_now.filter(notified_start_at__isnull=True).values_list("pk", flat=True)):
         result["start_notices"] += _notice_start(pk, now=now)

@@ -16,12 +16,16 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from medbroker.access.models import AccessGrant, OnlineAccount, OnlineSession
-from medbroker.access.selectors.grants import grant_access_check, online_account_live
+from medbroker.access.selectors.grants import (
+    grant_access_check,
+    grant_online_conditions_refusal,
+    online_account_live,
+)
 from medbroker.accounts.models import Role, User
 from medbroker.accounts.selectors import user_has_second_factor
 from medbroker.accounts.services.second_factor import second_factor_verify
 from medbroker.agreements.models import Agreement
-from medbroker.agreements.selectors import agreement_in_force, user_is_company_member
+from medbroker.agreements.selectors import agreement_in_force, agreement_terms, user_is_company_member
 from medbroker.audit.services import audit_record
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
@@ -132,12 +136,19 @@ def online_account_revoke(
 
 
 def _session_allowed(grant: AccessGrant, user: User) -> OnlineAccount:
-    """The user's live account when an online session on ``grant`` may start now; refuse otherwise."""
+    """The user's live account when an online session on ``grant`` may start now; refuse otherwise.
+
+    The online conditions are judged again here, not only when the operator switched the grant: the dataset
+    may have become more sensitive or an amendment may have withdrawn online use since then.
+    """
     if grant.mode != AccessGrant.Mode.ONLINE:
         raise DomainError(
             "grant_not_online", _("이 데이터는 폐쇄형 학습실에서만 이용할 수 있습니다."), status_code=403
         )
     grant_access_check(grant=grant, user=user, at=timeutils.now())
+    refusal = grant_online_conditions_refusal(grant, terms=agreement_terms(grant.agreement))
+    if refusal is not None:
+        raise DomainError(refusal.code, refusal.message, status_code=403)
     account = online_account_live(grant.agreement, user)
     if account is None:
         raise DomainError(
@@ -173,7 +184,9 @@ def online_session_start(
         grant = AccessGrant.objects.select_for_update().get(pk=grant.pk)
         account = _session_allowed(grant, user)
         now = timeutils.now()
-        # One open session per person and grant: starting again closes the one left open.
+        # One open session per person and grant: starting again closes the one left open, and the log says
+        # so, since a session's end is what the lab reads to know when the data was last open.
+        superseded = list(OnlineSession.objects.filter(grant=grant, user=user, ended_at__isnull=True))
         online_sessions_end(sessions=OnlineSession.objects.filter(grant=grant, user=user), at=now)
         session = OnlineSession.objects.create(
             grant=grant,
@@ -183,6 +196,20 @@ def online_session_start(
             client_address=client_address,
             otp_device=device.persistent_id,
         )
+        for previous in superseded:
+            audit_record(
+                action="access.online_session_ended",
+                actor=user,
+                target=previous,
+                summary=f"온라인 이용 종료 (새 세션 시작): {grant.dataset}",
+                data={
+                    "grant": grant.pk,
+                    "started_at": previous.started_at.isoformat(),
+                    "reason": "superseded",
+                    "superseded_by": session.pk,
+                },
+                request=request,
+            )
         audit_record(
             action="access.online_session_started",
             actor=user,

@@ -18,13 +18,20 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from medbroker.access.models import ClosedRoomBooking, Room, Seat
+from medbroker.access.models import AccessGrant, ClosedRoomBooking, Room, Seat
 from medbroker.access.selectors.rooms import (
+    CHECK_IN_GRACE,
+    booking_check_in_opens_at,
+    booking_check_out_closes_at,
+    bookings_uncovered,
     company_week_hours,
+    room_is_open,
+    room_open_days_label,
     room_slot_end,
     room_slot_granted,
     slot_hours,
     week_start_of,
+    weekday_short,
     weekly_hours_limit,
 )
 from medbroker.accounts.models import Role, User
@@ -217,6 +224,15 @@ def booking_create(
     """Book ``seat`` for the slot that starts at ``starts_at``, for a member of the agreement's company."""
     agreement_member_ensure(agreement, actor)
     ends_at = room_slot_end(starts_at)
+    day = timeutils.to_kst(starts_at).date()
+    if ends_at is None and not room_is_open(day):
+        # A closed day has no slot at all; saying so is clearer than "not a slot of the grid".
+        raise DomainError(
+            "room_closed_day",
+            _("%(day)s은(는) 학습실 휴관일입니다. 학습실은 %(days)s요일에 운영합니다.")
+            % {"day": f"{day:%Y-%m-%d}({weekday_short(day)})", "days": room_open_days_label()},
+            field="starts_at",
+        )
     if ends_at is None:
         raise DomainError("not_a_slot", _("예약은 정해진 시간대 단위로만 할 수 있습니다."), field="starts_at")
     if starts_at <= timeutils.now():
@@ -367,7 +383,9 @@ def booking_cancel(
 def booking_check_in(
     *, booking: ClosedRoomBooking, actor: User, request: HttpRequest | None = None
 ) -> ClosedRoomBooking:
-    """The operator at the room records that the company's member came in (on the slot's day only)."""
+    """The operator at the room records that the company's member came in: from ``CHECK_IN_GRACE`` before
+    the slot until it ends, and only while a closed-room grant of the agreement still covers the slot (a
+    grant revoked or an agreement terminated after booking leaves the seat booked but unusable)."""
     _operator_ensure(actor, _("입실 기록"))
     booking = _booking_lock(booking)
     if booking.status != ClosedRoomBooking.Status.BOOKED:
@@ -377,11 +395,32 @@ def booking_check_in(
             status_code=409,
         )
     now = timeutils.now()
-    if timeutils.to_kst(now).date() != timeutils.to_kst(booking.starts_at).date():
+    opens_at = booking_check_in_opens_at(booking)
+    if now < opens_at:
         raise DomainError(
-            "check_in_wrong_day",
-            _("입실은 예약한 날(%(day)s)에만 기록할 수 있습니다.")
-            % {"day": timeutils.to_kst(booking.starts_at).date().isoformat()},
+            "check_in_too_early",
+            _("입실은 예약 시간대(%(slot)s) 시작 %(minutes)d분 전인 %(opens)s부터 기록할 수 있습니다.")
+            % {
+                "slot": slot_label(booking.starts_at, booking.ends_at),
+                "minutes": CHECK_IN_GRACE // dt.timedelta(minutes=1),
+                "opens": f"{timeutils.to_kst(opens_at):%Y-%m-%d %H:%M}",
+            },
+            status_code=409,
+        )
+    if now >= booking.ends_at:
+        raise DomainError(
+            "check_in_too_late",
+            _("예약 시간대(%(slot)s)가 끝나 입실을 기록할 수 없습니다.")
+            % {"slot": slot_label(booking.starts_at, booking.ends_at)},
+            status_code=409,
+        )
+    if not room_slot_granted(booking.agreement, starts_at=booking.starts_at, ends_at=booking.ends_at):
+        raise DomainError(
+            "booking_not_covered",
+            _(
+                "이 시간대를 덮는 폐쇄형 학습실 데이터 이용 권한이 없어 입실을 기록할 수 없습니다. "
+                "이용 권한이 중지·만료·종료되었거나 협약이 효력을 잃었습니다."
+            ),
             status_code=409,
         )
     booking.status = ClosedRoomBooking.Status.CHECKED_IN
@@ -403,13 +442,25 @@ def booking_check_in(
 def booking_check_out(
     *, booking: ClosedRoomBooking, actor: User, request: HttpRequest | None = None
 ) -> ClosedRoomBooking:
+    """The operator records that the member left: after check-in and until the end of that KST day."""
     _operator_ensure(actor, _("퇴실 기록"))
     booking = _booking_lock(booking)
-    if booking.status != ClosedRoomBooking.Status.CHECKED_IN:
+    closes_at = booking_check_out_closes_at(booking)
+    if booking.status != ClosedRoomBooking.Status.CHECKED_IN or closes_at is None:
         raise DomainError(
             "booking_not_checked_in", _("입실 기록이 있는 예약만 퇴실 처리할 수 있습니다."), status_code=409
         )
     now = timeutils.now()
+    if now >= closes_at:
+        raise DomainError(
+            "check_out_too_late",
+            _(
+                "퇴실은 입실한 날(%(day)s) 안에만 기록할 수 있습니다. "
+                "지난 날의 퇴실 시각은 확인할 수 없어 기록하지 않습니다."
+            )
+            % {"day": (timeutils.to_kst(closes_at) - dt.timedelta(days=1)).date().isoformat()},
+            status_code=409,
+        )
     booking.status = ClosedRoomBooking.Status.CHECKED_OUT
     booking.checked_out_at = now
     booking.attendance_recorded_by = actor
@@ -423,3 +474,106 @@ def booking_check_out(
         request=request,
     )
     return booking
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reconciler: a grant revoked, expired or closed, or an agreement that ends, has no booking event, so a
+# periodic task frees the seats and the weekly hours that bookings no longer covered still hold
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _lapse_cause(booking: ClosedRoomBooking) -> tuple[str, str]:
+    """Why no grant covers the booking any more: a code for the audit log and the sentence the company reads."""
+    agreement = booking.agreement
+    if agreement.status == Agreement.Status.TERMINATED:
+        return "agreement_terminated", _("협약이 해지되어 예약이 자동으로 취소되었습니다.")
+    if agreement.status == Agreement.Status.ENDED:
+        return "agreement_ended", _("협약 기간이 끝나 예약이 자동으로 취소되었습니다.")
+    if agreement.status != Agreement.Status.ACTIVE:
+        return "agreement_not_in_force", _("협약이 효력 중이 아니어서 예약이 자동으로 취소되었습니다.")
+    # The grant that had opened this slot: a closed-room grant of the agreement whose window meets it.
+    lapsed = (
+        AccessGrant.objects.filter(
+            agreement=agreement,
+            mode=AccessGrant.Mode.CLOSED_ROOM,
+            starts_at__lt=booking.ends_at,
+            ends_at__gt=booking.starts_at,
+        )
+        .exclude(status=AccessGrant.Status.ACTIVE)
+        .order_by("-updated_at", "-pk")
+        .first()
+    )
+    if lapsed is not None and lapsed.status == AccessGrant.Status.REVOKED:
+        return "grant_revoked", _(
+            "데이터 이용이 중지되어 예약이 자동으로 취소되었습니다. 중지 사유: %(reason)s"
+        ) % {"reason": lapsed.revoke_reason}
+    if lapsed is not None and lapsed.status == AccessGrant.Status.CLOSED:
+        return "grant_closed", _("협약 범위에서 빠져 데이터 이용이 종료되어 예약이 자동으로 취소되었습니다.")
+    if lapsed is not None and lapsed.status == AccessGrant.Status.EXPIRED:
+        return "grant_expired", _("데이터 이용 기간이 끝나 예약이 자동으로 취소되었습니다.")
+    return "outside_grant_window", _(
+        "예약한 시간대가 폐쇄형 학습실 데이터 이용 기간 밖이 되어 예약이 자동으로 취소되었습니다."
+    )
+
+
+def _booking_lapse(pk: int, *, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        booking = (
+            ClosedRoomBooking.objects.select_for_update(of=("self",))
+            .select_related("seat__room", "agreement", "company", "booked_by")
+            .filter(pk=pk, status=ClosedRoomBooking.Status.BOOKED, starts_at__gt=now)
+            .first()
+        )
+        # Cancelled or started meanwhile, or covered again (a grant issued since the query): leave it.
+        if booking is None or room_slot_granted(
+            booking.agreement, starts_at=booking.starts_at, ends_at=booking.ends_at
+        ):
+            return False
+        cause, reason = _lapse_cause(booking)
+        booking.status = ClosedRoomBooking.Status.CANCELLED
+        booking.cancelled_at = now
+        booking.cancelled_by = None
+        booking.cancel_reason = reason[:300]
+        booking.save(update_fields=["status", "cancelled_at", "cancelled_by", "cancel_reason", "updated_at"])
+        audit_record(
+            action="access.booking_cancelled",
+            actor=None,
+            target=booking,
+            summary=_booking_summary(booking),
+            data={
+                **_booking_data(booking),
+                "reason": "grant_lapsed",
+                "cause": cause,
+                "cancel_reason": booking.cancel_reason,
+                "by_operator": False,
+            },
+        )
+        notification_send(
+            users=[booking.booked_by],
+            kind="booking_cancelled",
+            title=_("폐쇄형 학습실 예약 취소"),
+            body=_("%(room)s %(seat)s 좌석, %(slot)s 예약이 취소되었습니다. 사유: %(reason)s")
+            % {
+                "room": booking.seat.room.name,
+                "seat": booking.seat.label,
+                "slot": slot_label(booking.starts_at, booking.ends_at),
+                "reason": booking.cancel_reason,
+            },
+            link=_booking_link(booking),
+            dedupe_key=f"access.booking_lapsed:{booking.pk}",
+        )
+    return True
+
+
+def bookings_reconcile(*, now: dt.datetime) -> dict[str, int]:
+    """Cancel every booking that has not started at ``now`` and that no usable closed-room grant of its
+    agreement covers any more, so its seat goes back to other companies and its hours to the weekly limit.
+
+    Each booking is handled in its own transaction under a row lock and checked again there, so a second
+    run, even a concurrent one, cancels nothing twice and sends no second notice. A booking that has already
+    started is left to the operator: check-in refuses it (``booking_not_covered``).
+    """
+    cancelled = 0
+    for pk in list(bookings_uncovered(at=now).order_by("starts_at", "pk").values_list("pk", flat=True)):
+        cancelled += _booking_lapse(pk, now=now)
+    return {"cancelled": cancelled}

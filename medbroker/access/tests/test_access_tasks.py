@@ -21,7 +21,7 @@ from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
 
-NOTHING = {"expired": 0, "closed": 0, "start_notices": 0, "expiring_notices": 0}
+NOTHING = {"expired": 0, "closed": 0, "online_lapsed": 0, "start_notices": 0, "expiring_notices": 0}
 
 
 @pytest.fixture(autouse=True)

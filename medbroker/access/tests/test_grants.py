@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import time_machine
@@ -14,13 +15,14 @@ from medbroker.access.selectors.grants import (
     grant_access_check,
     grant_is_usable,
     grant_row,
+    grant_rows,
     grants_filter,
     grants_visible_to,
 )
 from medbroker.access.services.grants import grant_mode_set, grant_revoke, grants_issue
 from medbroker.access.tests.factories import grant
 from medbroker.accounts.models import Notification, Organisation, User
-from medbroker.agreements.models import Agreement
+from medbroker.agreements.models import Agreement, AgreementDataset, AgreementVersion
 from medbroker.agreements.tests.factories import DURING_SUPPORT, active_agreement
 from medbroker.audit.models import AuditEvent
 from medbroker.catalog.models import Sensitivity
@@ -214,6 +216,50 @@ def test_a_terminated_agreement_stops_its_grants_at_once(
     assert grant_row(issued, at=DURING_SUPPORT).state == "agreement_not_in_force"
 
 
+def _amend(agreement: Agreement, *, keep: list[AccessGrant], allows_online: bool = True) -> AgreementVersion:
+    """Version 2 in force with only the datasets of ``keep``, as a signed amendment leaves it."""
+    AgreementVersion.objects.filter(agreement=agreement).update(status=AgreementVersion.Status.SUPERSEDED)
+    amended = AgreementVersion.objects.create(
+        agreement=agreement,
+        number=2,
+        status=AgreementVersion.Status.EFFECTIVE,
+        allows_online=allows_online,
+        created_by=agreement.created_by,
+    )
+    for kept in keep:
+        AgreementDataset.objects.create(version=amended, dataset=kept.dataset, amount=1000)
+    return amended
+
+
+def test_an_amendment_that_drops_a_dataset_refuses_its_grant_at_once_without_any_job(
+    agreement: Agreement, operator: User, applicant: User
+) -> None:
+    kept, dropped = grants_issue(agreement=agreement, actor=operator)
+    viewing = grant(agreement, DatasetFactory(), kind=AccessGrant.Kind.VIEWING, view_only=True)
+    _amend(agreement, keep=[kept])
+
+    refusals = [_refusal(g, applicant, DURING_SUPPORT) for g in (kept, dropped, viewing)]
+
+    assert refusals == [None, "grant_closed", None]
+    assert grant_row(dropped, at=DURING_SUPPORT).state_label == "종료"
+    assert list(AccessGrant.objects.order_by("pk").values_list("status", flat=True)) == ["active"] * 3
+
+
+def test_the_terms_cost_one_query_per_check_and_one_per_list(
+    agreement: Agreement, operator: User, django_assert_num_queries: Callable[[int], Any]
+) -> None:
+    issued = grants_issue(agreement=agreement, actor=operator)
+    grants = list(AccessGrant.objects.select_related("agreement", "dataset").order_by("pk"))
+
+    with django_assert_num_queries(1):
+        usable = grant_is_usable(issued[0], at=DURING_SUPPORT)
+    with django_assert_num_queries(1):
+        rows = grant_rows(grants, at=DURING_SUPPORT)
+
+    assert usable is True
+    assert [row.state for row in rows] == ["usable", "usable"]
+
+
 def test_row_shows_days_left_and_the_share_of_the_window_left(agreement: Agreement, operator: User) -> None:
     issued = grants_issue(agreement=agreement, actor=operator)[0]
 
@@ -375,6 +421,44 @@ def test_online_mode_is_refused_on_a_grant_past_its_end(agreement: Agreement, op
     assert refused.value.code == "grant_expired"
     low.refresh_from_db()
     assert low.mode == "closed_room"
+
+
+def _revoked(grant_: AccessGrant, operator: User) -> dt.datetime:
+    grant_revoke(grant=grant_, actor=operator, reason="점검")
+    return DURING_SUPPORT
+
+
+def _past_its_end(grant_: AccessGrant, operator: User) -> dt.datetime:
+    return PERIOD_END
+
+
+def _dataset_dropped(grant_: AccessGrant, operator: User) -> dt.datetime:
+    _amend(grant_.agreement, keep=[])
+    return DURING_SUPPORT
+
+
+@pytest.mark.parametrize(
+    ("unusable", "code"),
+    [(_revoked, "grant_revoked"), (_past_its_end, "grant_expired"), (_dataset_dropped, "grant_closed")],
+)
+def test_the_mode_of_a_grant_that_no_longer_works_is_not_changed(
+    agreement: Agreement,
+    operator: User,
+    applicant: User,
+    unusable: Callable[[AccessGrant, User], dt.datetime],
+    code: str,
+) -> None:
+    grants_issue(agreement=agreement, actor=operator)
+    low = grant_mode_set(grant=_low_grant(agreement), mode="online", actor=operator)
+    at = unusable(low, operator)
+    modes_changed = AuditEvent.objects.filter(action="access.grant_mode_changed").count()
+
+    with time_machine.travel(at, tick=False), pytest.raises(DomainError) as refused:
+        grant_mode_set(grant=low, mode="closed_room", actor=operator)
+
+    assert (refused.value.code, refused.value.status_code) == (code, 409)
+    assert AccessGrant.objects.get(pk=low.pk).mode == "online"
+    assert AuditEvent.objects.filter(action="access.grant_mode_changed").count() == modes_changed == 1
 
 
 def test_back_to_the_closed_room_ends_open_online_sessions(

@@ -13,9 +13,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from medbroker.access.models import AccessGrant, OnlineSession, ViewingRequest
 from medbroker.access.services.grants import grant_mode_set, grants_issue
-from medbroker.access.services.online import online_account_issue
+from medbroker.access.services.online import online_account_issue, online_session_end, online_session_start
 from medbroker.accounts.models import Organisation, User
-from medbroker.agreements.models import Agreement
+from medbroker.agreements.models import Agreement, AgreementVersion
 from medbroker.agreements.tests.factories import DURING_SUPPORT, active_agreement
 from medbroker.audit.models import AuditEvent
 from medbroker.catalog.models import Sensitivity
@@ -214,13 +214,13 @@ def test_company_asks_for_extra_viewing_through_the_form(
     assert (viewing_request.dataset, viewing_request.status) == (extra, "pending")
 
 
-def test_api_lists_grants_with_usable_computed_now_and_checks_for_the_caller(
+def test_api_lists_grants_with_usable_computed_now_and_refuses_closed_room_data_remotely(
     granted: list[AccessGrant], applicant: User, client: Client, login: Login
 ) -> None:
     login(client, applicant)
 
     listed = client.get("/api/v1/access/grants").json()
-    allowed = client.post(f"/api/v1/access/grants/{granted[0].pk}/check").json()
+    closed_room = client.post(f"/api/v1/access/grants/{granted[0].pk}/check").json()
     with time_machine.travel(kst(2025, 11, 29), tick=False):
         login(client, applicant)
         after = client.get(f"/api/v1/access/grants/{granted[0].pk}").json()
@@ -234,20 +234,92 @@ def test_api_lists_grants_with_usable_computed_now_and_checks_for_the_caller(
         "2025-09-15T10:00:00+09:00",
         "2025-11-29T00:00:00+09:00",
     )
-    assert allowed == {"allowed": True, "code": None, "message": None}
+    assert closed_room == {
+        "allowed": False,
+        "code": "closed_room_only",
+        "message": "이 데이터는 폐쇄형 학습실에서만 이용할 수 있습니다. 원격으로는 열 수 없습니다.",
+        "mode": "closed_room",
+    }
     assert after["usable"] is False
     assert refused == {
         "allowed": False,
         "code": "grant_expired",
         "message": "이용 기간이 끝났습니다 (마지막 날: 2025-11-28 23:59:59 KST).",
+        "mode": "closed_room",
     }
 
 
-def test_api_check_for_an_operator_says_not_a_member(
+def _checked_events() -> list[dict[str, object]]:
+    return [
+        {"actor": e.actor_id, "object_id": e.object_id, **e.data}
+        for e in AuditEvent.objects.filter(action="access.grant_checked").order_by("sequence")
+    ]
+
+
+def test_api_allows_online_data_remotely_only_while_the_caller_has_a_session_open(
+    granted: list[AccessGrant], applicant: User, device: TOTPDevice, client: Client, login: Login
+) -> None:
+    online = granted[1]
+    login(client, applicant)
+    url = f"/api/v1/access/grants/{online.pk}/check"
+
+    before = client.post(url).json()
+    session = online_session_start(grant=online, user=applicant, otp_code=code(device))
+    during = client.post(url).json()
+    online_session_end(session=session, actor=applicant)
+    after = client.post(url).json()
+
+    required = {
+        "allowed": False,
+        "code": "online_session_required",
+        "message": "열려 있는 온라인 이용 세션이 없습니다. 데이터 이용 권한 페이지에서 "
+        "OTP 인증 코드로 온라인 이용 세션을 먼저 시작하세요.",
+        "mode": "online",
+    }
+    assert (before, during, after) == (
+        required,
+        {"allowed": True, "code": None, "message": None, "mode": "online"},
+        required,
+    )
+    answer = {"actor": applicant.pk, "object_id": str(online.pk), "grant": online.pk}
+    answer |= {"dataset": online.dataset_id, "mode": "online", "caller": "applicant"}
+    assert _checked_events() == [
+        {**answer, "allowed": False, "code": "online_session_required"},
+        {**answer, "allowed": True, "code": None},
+        {**answer, "allowed": False, "code": "online_session_required"},
+    ]
+
+
+def test_api_refuses_an_open_session_once_the_terms_no_longer_allow_online_use(
+    granted: list[AccessGrant], applicant: User, device: TOTPDevice, client: Client, login: Login
+) -> None:
+    online = granted[1]
+    online_session_start(grant=online, user=applicant, otp_code=code(device))
+    AgreementVersion.objects.filter(agreement=online.agreement_id).update(allows_online=False)
+
+    answer = login(client, applicant).post(f"/api/v1/access/grants/{online.pk}/check").json()
+
+    assert (answer["allowed"], answer["code"], answer["mode"]) == (False, "online_not_agreed", "online")
+    assert OnlineSession.objects.get().ended_at is None  # the reconciler, not the check, ends it
+
+
+def test_api_check_for_an_operator_says_not_a_member_and_records_it(
     granted: list[AccessGrant], operator: User, client: Client, login: Login
 ) -> None:
     login(client, operator)
 
-    answer = client.post(f"/api/v1/access/grants/{granted[0].pk}/check").json()
+    answer = client.post(f"/api/v1/access/grants/{granted[1].pk}/check").json()
 
-    assert (answer["allowed"], answer["code"]) == (False, "not_member")
+    assert (answer["allowed"], answer["code"], answer["mode"]) == (False, "not_member", "online")
+    assert _checked_events() == [
+        {
+            "actor": operator.pk,
+            "object_id": str(granted[1].pk),
+            "allowed": False,
+            "code": "not_member",
+            "grant": granted[1].pk,
+            "dataset": granted[1].dataset_id,
+            "mode": "online",
+            "caller": "operator",
+        }
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import time_machine
@@ -20,10 +20,10 @@ from medbroker.access.services.online import (
 from medbroker.access.tests.factories import grant
 from medbroker.accounts.models import Organisation, Role, User
 from medbroker.accounts.tests.factories import UserFactory
-from medbroker.agreements.models import Agreement
+from medbroker.agreements.models import Agreement, AgreementVersion
 from medbroker.agreements.tests.factories import DURING_SUPPORT, active_agreement
 from medbroker.audit.models import AuditEvent
-from medbroker.catalog.models import Sensitivity
+from medbroker.catalog.models import Dataset, Sensitivity
 from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.core.timeutils import kst
 
@@ -252,6 +252,23 @@ def test_starting_again_closes_the_session_left_open(
         kst(2025, 9, 15, 14, 0, 0),
         None,
     )
+    ended = AuditEvent.objects.get(action="access.online_session_ended")
+    assert (ended.actor_id, ended.object_id, ended.data) == (
+        applicant.pk,
+        str(first.pk),
+        {
+            "grant": online_grant.pk,
+            "started_at": "2025-09-15T01:00:00+00:00",
+            "reason": "superseded",
+            "superseded_by": second.pk,
+        },
+    )
+    sessions = AuditEvent.objects.filter(action__startswith="access.online_session_").order_by("sequence")
+    assert list(sessions.values_list("action", flat=True)) == [
+        "access.online_session_started",
+        "access.online_session_ended",
+        "access.online_session_started",
+    ]
 
 
 def test_no_device_means_no_session(
@@ -276,6 +293,41 @@ def test_a_closed_room_grant_has_no_online_session(
 
     assert refused.value.code == "grant_not_online"
     assert OnlineSession.objects.count() == 0
+
+
+def _terms_withdraw_online(grant_: AccessGrant) -> None:
+    AgreementVersion.objects.filter(agreement=grant_.agreement_id).update(allows_online=False)
+
+
+def _dataset_becomes_standard(grant_: AccessGrant) -> None:
+    Dataset.objects.filter(pk=grant_.dataset_id).update(sensitivity=Sensitivity.STANDARD)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_terms_withdraw_online, ("online_not_agreed", 403)),
+        (_dataset_becomes_standard, ("online_not_low_sensitivity", 403)),
+    ],
+)
+def test_a_session_is_refused_once_the_online_conditions_no_longer_hold(
+    account: OnlineAccount,
+    online_grant: AccessGrant,
+    applicant: User,
+    device: TOTPDevice,
+    change: Callable[[AccessGrant], None],
+    expected: tuple[str, int],
+) -> None:
+    change(online_grant)
+    online_grant = AccessGrant.objects.get(pk=online_grant.pk)
+
+    with pytest.raises(DomainError) as refused:
+        online_session_start(grant=online_grant, user=applicant, otp_code=code(device))
+
+    assert (refused.value.code, refused.value.status_code) == expected
+    assert OnlineSession.objects.count() == 0
+    assert _started_events() == 0
+    assert AccessGrant.objects.get(pk=online_grant.pk).mode == "online"
 
 
 def test_no_session_without_an_issued_account(

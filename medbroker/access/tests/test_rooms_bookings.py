@@ -113,6 +113,29 @@ def test_only_a_slot_of_the_grid_can_be_booked(agreement: Agreement, applicant: 
     assert (error.code, error.status_code, error.field) == ("not_a_slot", 400, "starts_at")
 
 
+def test_a_closed_day_cannot_be_booked_and_the_refusal_says_why(
+    agreement: Agreement, applicant: User
+) -> None:
+    error = refusal(lambda: book(agreement, applicant, "1-01", kst(2025, 9, 27, 9)))
+
+    assert (error.code, error.status_code, error.field) == ("room_closed_day", 400, "starts_at")
+    assert (
+        str(error.message)
+        == "2025-09-27(토)은(는) 학습실 휴관일입니다. 학습실은 월·화·수·목·금요일에 운영합니다."
+    )
+    # A time that is no slot on a closed day is still a closed day, not a bad slot.
+    assert (
+        refusal(lambda: book(agreement, applicant, "1-01", kst(2025, 9, 28, 9, 30))).code == "room_closed_day"
+    )
+    assert not Notification.objects.exists()
+
+
+def test_a_day_the_setting_opens_can_be_booked(agreement: Agreement, applicant: User, settings: Any) -> None:
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat"
+
+    assert book(agreement, applicant, "1-01", kst(2025, 9, 27, 9)).ends_at == kst(2025, 9, 27, 12)
+
+
 def test_a_slot_that_has_started_cannot_be_booked(agreement: Agreement, applicant: User) -> None:
     with time_machine.travel(kst(2025, 9, 22, 9, 0, 0), tick=False):
         error = refusal(lambda: book(agreement, applicant, "1-01", kst(2025, 9, 22, 9)))
@@ -153,8 +176,10 @@ def test_a_slot_ending_exactly_at_the_grant_end_is_bookable_one_ending_after_is_
 
 
 def test_the_last_day_of_the_support_period_is_bookable_and_the_day_after_is_not(
-    agreement: Agreement, applicant: User
+    agreement: Agreement, applicant: User, settings: Any
 ) -> None:
+    # The day after is a Saturday: open it, so the grant's end is what refuses it.
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat"
     # The 2025 grant runs to the end of 2025-11-28 KST (ends_at 2025-11-29 00:00:00 KST, exclusive).
     assert book(agreement, applicant, "1-01", kst(2025, 11, 28, 13)).ends_at == kst(2025, 11, 28, 18)
     assert (
@@ -286,8 +311,10 @@ def test_cancelled_bookings_give_their_hours_back(
 
 
 def test_sunday_counts_in_its_week_and_monday_starts_a_new_one(
-    agreement: Agreement, applicant: User, colleague: User
+    agreement: Agreement, applicant: User, colleague: User, settings: Any
 ) -> None:
+    # A centre that opens on Sundays too: the week still ends on Sunday.
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat,sun"
     book(agreement, applicant, "1-01", kst(2025, 9, 22, 9))
     book(agreement, applicant, "1-01", kst(2025, 9, 22, 13))
     book(agreement, applicant, "1-01", kst(2025, 9, 23, 9))
@@ -410,20 +437,107 @@ def test_the_operator_records_check_in_and_check_out_on_the_day(
     assert events[1][1]["checked_out_at"] == "2025-09-22T12:05:00+09:00"
 
 
-def test_check_in_only_on_the_slots_day(
+def test_check_in_opens_thirty_minutes_before_the_slot_and_closes_when_it_ends(
     agreement: Agreement, applicant: User, operator: User, frozen: time_machine.Coordinates
 ) -> None:
     booking = book(agreement, applicant, "1-01", kst(2025, 9, 22, 9))
-    frozen.move_to(kst(2025, 9, 21, 23, 59, 59))
+
+    # Given the 09:00–12:00 slot, when the operator tries at midnight or at 08:29:59, then it is too early.
+    for early in (kst(2025, 9, 22, 0, 0, 0), kst(2025, 9, 22, 8, 29, 59)):
+        frozen.move_to(early)
+        error = refusal(lambda: booking_check_in(booking=booking, actor=operator))
+        assert (error.code, error.status_code) == ("check_in_too_early", 409)
+    assert str(error.message) == (
+        "입실은 예약 시간대(2025-09-22 09:00–12:00 KST) 시작 30분 전인 2025-09-22 08:30부터 기록할 수 있습니다."
+    )
+
+    # When it is 08:30 sharp, then the check-in is recorded.
+    frozen.move_to(kst(2025, 9, 22, 8, 30, 0))
+    checked_in = booking_check_in(booking=booking, actor=operator)
+
+    assert (checked_in.status, checked_in.checked_in_at) == ("checked_in", kst(2025, 9, 22, 8, 30))
+
+
+def test_check_in_is_refused_once_the_slot_has_ended(
+    agreement: Agreement, applicant: User, operator: User, frozen: time_machine.Coordinates
+) -> None:
+    booking = book(agreement, applicant, "1-01", kst(2025, 9, 22, 9))
+    late = book(agreement, applicant, "1-02", kst(2025, 9, 22, 13))
+
+    # Given the 09:00–12:00 slot, when the operator tries at 12:00 or at 20:00 the same day, then it is over.
+    for after in (kst(2025, 9, 22, 12, 0, 0), kst(2025, 9, 22, 20, 0, 0)):
+        frozen.move_to(after)
+        error = refusal(lambda: booking_check_in(booking=booking, actor=operator))
+        assert (error.code, error.status_code) == ("check_in_too_late", 409)
+    assert str(error.message) == "예약 시간대(2025-09-22 09:00–12:00 KST)가 끝나 입실을 기록할 수 없습니다."
+
+    # The last second of a slot still counts: a member who arrives late is recorded.
+    frozen.move_to(kst(2025, 9, 22, 17, 59, 59))
+    assert booking_check_in(booking=late, actor=operator).status == "checked_in"
+
+
+@pytest.mark.parametrize(
+    "lapse",
+    [
+        lambda agreement: AccessGrant.objects.filter(agreement=agreement).update(
+            status=AccessGrant.Status.REVOKED, revoke_reason="보안 서약 위반"
+        ),
+        lambda agreement: Agreement.objects.filter(pk=agreement.pk).update(
+            status=Agreement.Status.TERMINATED
+        ),
+        lambda agreement: AccessGrant.objects.filter(agreement=agreement).update(
+            status=AccessGrant.Status.CLOSED
+        ),
+    ],
+    ids=["grant_revoked", "agreement_terminated", "grant_closed"],
+)
+def test_check_in_is_refused_when_no_grant_covers_the_slot_any_more(
+    agreement: Agreement,
+    applicant: User,
+    operator: User,
+    frozen: time_machine.Coordinates,
+    lapse: Any,
+) -> None:
+    booking = book(agreement, applicant, "1-01", kst(2025, 9, 22, 9))
+    # Given the grant or the agreement lapsed after the booking (and after the reconciler's last run)
+    lapse(agreement)
+    frozen.move_to(kst(2025, 9, 22, 9, 10, 0))
+
+    # When the operator records the check-in inside the slot
     error = refusal(lambda: booking_check_in(booking=booking, actor=operator))
-    assert (error.code, error.status_code) == ("check_in_wrong_day", 409)
-    assert str(error.message) == "입실은 예약한 날(2025-09-22)에만 기록할 수 있습니다."
 
+    # Then it is refused with the reason, and the booking stays booked
+    assert (error.code, error.status_code) == ("booking_not_covered", 409)
+    assert str(error.message) == (
+        "이 시간대를 덮는 폐쇄형 학습실 데이터 이용 권한이 없어 입실을 기록할 수 없습니다. "
+        "이용 권한이 중지·만료·종료되었거나 협약이 효력을 잃었습니다."
+    )
+    assert ClosedRoomBooking.objects.get(pk=booking.pk).checked_in_at is None
+
+
+def test_check_out_is_recorded_until_the_end_of_the_check_in_day(
+    agreement: Agreement, applicant: User, operator: User, frozen: time_machine.Coordinates
+) -> None:
+    booking = book(agreement, applicant, "1-01", kst(2025, 9, 22, 9))
+    forgotten = book(agreement, applicant, "1-02", kst(2025, 9, 22, 13))
+    frozen.move_to(kst(2025, 9, 22, 8, 55, 0))
+    booking = booking_check_in(booking=booking, actor=operator)
+    frozen.move_to(kst(2025, 9, 22, 13, 0, 0))
+    forgotten = booking_check_in(booking=forgotten, actor=operator)
+
+    # Given a member who left without the operator noticing, when the operator records it at 23:59:59
+    frozen.move_to(kst(2025, 9, 22, 23, 59, 59))
+    booking = booking_check_out(booking=booking, actor=operator)
+
+    # Then it is recorded; but at midnight the day is over and a check-out is refused.
+    assert (booking.status, booking.checked_out_at) == ("checked_out", kst(2025, 9, 22, 23, 59, 59))
     frozen.move_to(kst(2025, 9, 23, 0, 0, 0))
-    assert refusal(lambda: booking_check_in(booking=booking, actor=operator)).code == "check_in_wrong_day"
-
-    frozen.move_to(kst(2025, 9, 22, 0, 0, 0))
-    assert booking_check_in(booking=booking, actor=operator).status == "checked_in"
+    error = refusal(lambda: booking_check_out(booking=forgotten, actor=operator))
+    assert (error.code, error.status_code) == ("check_out_too_late", 409)
+    assert str(error.message) == (
+        "퇴실은 입실한 날(2025-09-22) 안에만 기록할 수 있습니다. 지난 날의 퇴실 시각은 확인할 수 없어 기록하지 않습니다."
+    )
+    assert ClosedRoomBooking.objects.get(pk=forgotten.pk).status == "checked_in"
 
 
 def test_check_in_and_out_follow_the_booking_state(

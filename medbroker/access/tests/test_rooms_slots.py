@@ -1,4 +1,5 @@
-"""The closed room's slot grid (``MEDBROKER_ROOM_SLOTS``), its layout, and the reads built on it."""
+"""The closed room's slot grid (``MEDBROKER_ROOM_SLOTS``) and opening days (``MEDBROKER_ROOM_OPEN_DAYS``), its
+layout, and the reads built on it."""
 
 from __future__ import annotations
 
@@ -18,12 +19,16 @@ from medbroker.access.selectors.rooms import (
     REASON_OUTSIDE_GRANT,
     REASON_PAST,
     REASON_WEEKLY_LIMIT,
+    SlotTime,
     booking_cancellable,
     bookings_visible_to,
     company_week_hours,
+    open_days_parse,
     room_booked_hours,
     room_capacity_hours,
     room_day,
+    room_is_open,
+    room_open_days_label,
     room_slot_end,
     room_slots,
     room_week_for_company,
@@ -45,6 +50,7 @@ DEMO_LAYOUT = [
 ]
 # Monday of a week inside the 2025 support period.
 MONDAY = dt.date(2025, 9, 22)
+SATURDAY, SUNDAY = dt.date(2025, 9, 27), dt.date(2025, 9, 28)
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +121,65 @@ def test_slot_end_only_for_an_exact_slot_start() -> None:
 def test_a_week_runs_from_monday_to_sunday_kst() -> None:
     assert week_bounds(dt.date(2025, 9, 28)) == (kst(2025, 9, 22), kst(2025, 9, 29))
     assert week_bounds(dt.date(2025, 9, 29)) == (kst(2025, 9, 29), kst(2025, 10, 6))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Opening days
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_by_default_the_room_opens_on_weekdays_only() -> None:
+    assert [room_is_open(MONDAY + dt.timedelta(days=n)) for n in range(7)] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert room_slots(SATURDAY) == []
+    assert room_slots(SUNDAY) == []
+    assert room_slot_end(kst(2025, 9, 27, 9)) is None
+    assert room_open_days_label() == "월·화·수·목·금"
+
+
+def test_the_opening_days_follow_the_setting(settings: Any) -> None:
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "sat, mon"
+
+    assert room_slots(SATURDAY) == [
+        (kst(2025, 9, 27, 9, 0), kst(2025, 9, 27, 12, 0)),
+        (kst(2025, 9, 27, 13, 0), kst(2025, 9, 27, 18, 0)),
+    ]
+    assert room_slots(dt.date(2025, 9, 23)) == []
+    assert room_open_days_label() == "월·토"
+
+
+def test_opening_days_parse_to_weekday_numbers() -> None:
+    assert open_days_parse("mon,tue,wed,thu,fri") == frozenset({0, 1, 2, 3, 4})
+    assert open_days_parse(" sun , sat ") == frozenset({5, 6})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "'' must be one or more of mon, tue, wed, thu, fri, sat, sun separated by commas"),
+        ("mon,,tue", "'mon,,tue' must be one or more of mon, tue, wed, thu, fri, sat, sun"),
+        ("mon,", "'mon,' must be one or more of mon, tue, wed, thu, fri, sat, sun"),
+        ("Mon", "'Mon' is not a day; use lower-case three-letter names"),
+        ("monday", "'monday' is not a day"),
+        ("mon-fri", "'mon-fri' is not a day"),
+        ("월,화", "'월' is not a day"),
+        ("mon;tue", "'mon;tue' is not a day"),
+        ("mon,tue,mon", "'mon' is listed twice"),
+    ],
+)
+def test_malformed_opening_days_stop_with_the_bad_part_named(text: str, message: str) -> None:
+    with pytest.raises(ImproperlyConfigured) as error:
+        open_days_parse(text)
+
+    assert message in str(error.value)
+    assert str(error.value).startswith("MEDBROKER_ROOM_OPEN_DAYS: ")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -212,10 +277,20 @@ def test_booked_and_capacity_hours(agreement: Agreement, applicant: User, compan
     assert room_booked_hours(call=agreement.call) == Decimal("11.00")
     assert room_booked_hours(company=company, since=kst(2025, 9, 29)) == Decimal("3.00")
     assert company_week_hours(company, dt.date(2025, 9, 25)) == Decimal("8.00")
-    # 7 seats in operation × 8 hours a day × 7 days; half a day counts only the slots wholly inside.
-    assert room_capacity_hours(since=kst(2025, 9, 22), until=kst(2025, 9, 29)) == Decimal("392.00")
+    # 7 seats in operation × 8 hours a day × 5 open days; half a day counts only the slots wholly inside.
+    assert room_capacity_hours(since=kst(2025, 9, 22), until=kst(2025, 9, 29)) == Decimal("280.00")
     assert room_capacity_hours(since=kst(2025, 9, 22), until=kst(2025, 9, 22, 12)) == Decimal("21.00")
     assert room_capacity_hours(since=kst(2025, 9, 22), until=kst(2025, 9, 22)) == Decimal(0)
+    # A weekend offers nothing.
+    assert room_capacity_hours(since=kst(2025, 9, 27), until=kst(2025, 9, 29)) == Decimal(0)
+
+
+def test_capacity_counts_the_days_the_setting_opens(db: None, settings: Any) -> None:
+    rooms_configure(layout=DEMO_LAYOUT)
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat"
+
+    # 8 seats × 8 hours × 6 days.
+    assert room_capacity_hours(since=kst(2025, 9, 22), until=kst(2025, 9, 29)) == Decimal("384.00")
 
 
 def test_room_day_places_each_booking_in_its_cell(agreement: Agreement, applicant: User) -> None:
@@ -249,7 +324,7 @@ def test_week_says_why_a_slot_is_not_bookable(
 ) -> None:
     rooms_configure(layout=[("폐쇄형 학습실 1", "", 2)])
     settings.MEDBROKER_ROOM_WEEKLY_HOURS = 8
-    AccessGrant.objects.filter(agreement=agreement).update(ends_at=kst(2025, 9, 27))
+    AccessGrant.objects.filter(agreement=agreement).update(ends_at=kst(2025, 9, 26))
     other = active_agreement(company=other_applicant.organisation)
     _book(agreement, applicant, "1-01", kst(2025, 9, 22, 13))
     _book(other, other_applicant, "1-01", kst(2025, 9, 23, 9))
@@ -276,17 +351,44 @@ def test_week_says_why_a_slot_is_not_bookable(
         (24, 13): REASON_WEEKLY_LIMIT,
         (25, 9): "",
         (25, 13): REASON_WEEKLY_LIMIT,
-        (26, 9): "",
-        (26, 13): REASON_WEEKLY_LIMIT,
-        (27, 9): REASON_OUTSIDE_GRANT,
-        (27, 13): REASON_OUTSIDE_GRANT,
-        (28, 9): REASON_OUTSIDE_GRANT,
-        (28, 13): REASON_OUTSIDE_GRANT,
+        (26, 9): REASON_OUTSIDE_GRANT,
+        (26, 13): REASON_OUTSIDE_GRANT,
     }
     first_free = week.days[2].slots[0]
     assert (first_free.bookable, first_free.free_count, first_free.reason) == (True, 2, "")
     assert week.days[1].slots[0].reason == "빈 좌석 없음"
-    assert [len(row) for row in week.rows] == [7, 7]
+    # Saturday and Sunday are closed: in the grid by time of day they have no cell.
+    assert [(day.day.day, day.is_open, len(day.slots)) for day in week.days][4:] == [
+        (26, True, 2),
+        (27, False, 0),
+        (28, False, 0),
+    ]
+    assert [row.slot for row in week.rows] == [
+        SlotTime(dt.time(9), dt.time(12)),
+        SlotTime(dt.time(13), dt.time(18)),
+    ]
+    assert [[cell is not None for cell in row.cells] for row in week.rows] == [[True] * 5 + [False] * 2] * 2
+    assert week.rows[1].cells[0] == week.days[0].slots[1]
+
+
+def test_a_closed_day_has_no_grid_and_shows_bookings_made_while_it_was_open(
+    agreement: Agreement, applicant: User, settings: Any
+) -> None:
+    rooms_configure(layout=DEMO_LAYOUT)
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat"
+    kept = _book(agreement, applicant, "1-02", kst(2025, 9, 27, 13))
+    _book(agreement, applicant, "1-01", kst(2025, 9, 27, 9), status=ClosedRoomBooking.Status.CANCELLED)
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri"
+
+    day = room_day(SATURDAY)
+
+    assert (day.is_open, day.slots, day.capacity_hours, day.booked_hours) == (False, [], 0, Decimal("5.00"))
+    assert day.occupancy == 0
+    assert all(seat.cells == [] for room in day.rooms for seat in room.seats)
+    assert day.off_grid == [kept]
+    assert [b.status for b in day.cancelled] == ["cancelled"]
+    # On an open day every live booking has its cell, so none is off the grid.
+    assert room_day(MONDAY).off_grid == []
 
 
 def test_bookings_visible_to_by_role(

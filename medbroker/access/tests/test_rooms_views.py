@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import time_machine
@@ -56,7 +57,9 @@ def test_company_week_grid_offers_free_seats_and_greys_the_rest(
     # Thursday morning ends at the grant's end (noon): bookable. Thursday afternoon is not.
     assert page.count('name="starts_at" value="2025-09-25T09:00:00+09:00"') == 8
     assert 'value="2025-09-25T13:00:00+09:00"' not in page
-    assert page.count("데이터 이용 기간 밖") == 7
+    # Thursday afternoon and Friday; the weekend is closed, one "휴관" column a day.
+    assert page.count("데이터 이용 기간 밖") == 3
+    assert page.count('<span class="rm-holiday">휴관</span>') == 2
     assert "내 예약: 2-04" in page
     assert page.count("빈 좌석 7") == 1
     # The upcoming booking, with its cancel button.
@@ -79,7 +82,7 @@ def test_week_navigation_with_htmx_swaps_only_the_grid(
     assert html.startswith('<div id="room-week">')
     assert "<html" not in html
     assert "2025-09-29 – 10-05" in html
-    assert html.count("데이터 이용 기간 밖") == 14
+    assert html.count("데이터 이용 기간 밖") == 10
     assert "HX-Target" in response["Vary"]
 
 
@@ -145,6 +148,28 @@ def test_operator_day_view_shows_companies_and_attendance_buttons(
     assert reverse("access:booking_check_out", args=[morning.pk]) in page
 
 
+def test_day_view_of_a_closed_day_says_so_and_lists_bookings_left_on_it(
+    agreement: Agreement, applicant: User, operator: User, login: Callable[..., Client], settings: Any
+) -> None:
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri,sat"
+    AccessGrant.objects.filter(agreement=agreement).update(ends_at=kst(2025, 9, 29))
+    left = booking_create(
+        agreement=agreement, seat=_seat("2-03"), starts_at=kst(2025, 9, 27, 13), actor=applicant
+    )
+    settings.MEDBROKER_ROOM_OPEN_DAYS = "mon,tue,wed,thu,fri"
+
+    page = login(Client(), operator).get(reverse("access:room_day") + "?day=2025-09-27").content.decode()
+
+    assert '2025-09-27 (토요일) · <span class="rm-holiday">휴관</span>' in page
+    assert "이날은 학습실 휴관일이라 예약을 받지 않습니다. 학습실은 월·화·수·목·금요일에 운영합니다." in page
+    assert "rm-grid rm-day" not in page and "이용률" not in page
+    assert "운영 시간 밖의 예약" in page
+    assert reverse("access:booking_detail", args=[left.pk]) in page
+    # An open day has every booking in its cell and no such list.
+    monday = login(Client(), operator).get(reverse("access:room_day") + "?day=2025-09-22").content.decode()
+    assert "휴관" not in monday and "운영 시간 밖의 예약" not in monday
+
+
 def test_auditor_reads_the_day_without_buttons(
     agreement: Agreement, applicant: User, auditor: User, login: Callable[..., Client]
 ) -> None:
@@ -200,7 +225,8 @@ def test_api_slots_for_the_week(agreement: Agreement, applicant: User, login: Ca
         "5.00",
         "16",
     )
-    assert len(body["slots"]) == 14
+    # Monday to Friday; the room is closed at the weekend, so those days have no slot.
+    assert len(body["slots"]) == 10
     first, second = body["slots"][:2]
     assert first["starts_at"] == "2025-09-22T09:00:00+09:00"
     assert (first["free_count"], first["bookable"], first["reason_code"]) == (8, True, "")
@@ -257,6 +283,7 @@ def test_api_refusals_come_back_as_codes(
         return response.status_code, response.json().get("code", "")
 
     assert post("1-01", "2025-09-22T09:30:00+09:00") == (400, "not_a_slot")
+    assert post("1-01", "2025-09-27T09:00:00+09:00") == (400, "room_closed_day")
     assert post("1-01", "2025-09-26T09:00:00+09:00") == (403, "outside_grant_window")
     assert post("1-01", "2025-09-22T09:00:00+09:00")[0] == 201
     assert post("1-02", "2025-09-22T09:00:00+09:00") == (409, "already_booked_slot")

@@ -30,10 +30,11 @@ def operator_recipients() -> QuerySet[User]:
     return User.objects.filter(is_active=True, role_assignments__role=Role.OPERATOR).distinct()
 
 
-def _email_send(notification_id: int) -> None:
-    notification = Notification.objects.select_related("user").get(pk=notification_id)
-    if not notification.user.email:
-        return
+def notification_email_send(*, notification_id: int) -> bool:
+    """Send one notice by e-mail, once: a notice already e-mailed (a retried task) is not sent again."""
+    notification = Notification.objects.select_related("user").filter(pk=notification_id).first()
+    if notification is None or notification.emailed_at is not None or not notification.user.email:
+        return False
     body = notification.body
     if notification.link:
         body = f"{body}\n\n{settings.MEDBROKER_SITE_URL.rstrip('/')}{notification.link}"
@@ -48,8 +49,16 @@ def _email_send(notification_id: int) -> None:
         # A mail server that is down must not undo the change the notice is about; the in-app notice
         # stays, and the missing ``emailed_at`` shows the mail did not go.
         logger.exception("notification %s: e-mail not sent", notification_id)
-        return
+        return False
     Notification.objects.filter(pk=notification_id).update(emailed_at=timeutils.now())
+    return True
+
+
+def _email_task_schedule(notification_id: int) -> None:
+    # Imported here: the task module imports this one for the work it wraps.
+    from medbroker.accounts.tasks import notification_email_send as task
+
+    task.delay(notification_id)
 
 
 def notification_send(
@@ -79,7 +88,9 @@ def notification_send(
             # Another run sent the same keyed notice between the check and the insert.
             continue
         created.append(notification)
-        transaction.on_commit(partial(_email_send, notification.pk))
+        # After commit, as a task: the mail goes only for a change that happened, and a slow mail server
+        # delays a worker, not the request (in the embedded default the task runs in-process).
+        transaction.on_commit(partial(_email_task_schedule, notification.pk))
     return created
 
 

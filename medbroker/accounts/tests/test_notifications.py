@@ -192,3 +192,13 @@ def test_marking_read_touches_only_the_users_own_unread_notices(applicant, other
     assert (one, rest, again) == (1, 1, 0)
     assert set(Notification.objects.filter(user=applicant).values_list("read_at", flat=True)) == {SENT_AT}
     assert Notification.objects.get(pk=theirs[0].pk).read_at is None
+
+
+def test_a_retried_mail_task_does_not_send_the_notice_twice(applicant, django_capture_on_commit_callbacks):
+    from medbroker.accounts.tasks import notification_email_send
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [notice] = _send([applicant])
+
+    assert notification_email_send(notice.pk) is False
+    assert len(mail.outbox) == 1

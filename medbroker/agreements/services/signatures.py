@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -245,3 +246,25 @@ def agreement_sign(
             default_storage.delete(name)
         raise
     return signature
+
+
+def signature_file_open(
+    *, signature: AgreementSignature, actor: User, request: HttpRequest | None = None
+) -> File:
+    """Open a signed copy for ``actor``, who may see it (checked by the caller).
+
+    Staff reading a company's signed copy is recorded, as for application documents; the company reading
+    its own agreement is not.
+    """
+    agreement = signature.version.agreement
+    if actor.organisation_id != agreement.company_id:
+        audit_record(
+            action="agreements.signature_file_downloaded",
+            actor=actor,
+            target=agreement,
+            summary=f"{agreement.number} v{signature.version.number} {signature.get_side_display()}: "
+            f"{signature.original_name}",
+            data={"signature_id": signature.pk, "sha256": signature.file_sha256},
+            request=request,
+        )
+    return signature.file.open("rb")

@@ -27,6 +27,7 @@ from medbroker.agreements.tests.scene import (
     totp_code,
     totp_device,
 )
+from medbroker.audit.models import AuditEvent
 from medbroker.calls.tests.factories import call_with_window
 from medbroker.core.timeutils import kst
 
@@ -238,6 +239,12 @@ def test_signed_copies_upload_through_the_page(
     assert download.status_code == 200
     assert "attachment" in download["Content-Disposition"]
     assert b"".join(download.streaming_content).startswith(b"%PDF-")  # type: ignore[attr-defined]
+    # Staff reading a company's signed copy is recorded (here the lab's own upload, read by the lab)
+    assert list(
+        AuditEvent.objects.filter(action="agreements.signature_file_downloaded").values_list(
+            "actor_id", "data__signature_id"
+        )
+    ) == [(operator.pk, signature.pk)]
 
 
 def test_the_admin_shows_agreements_read_only(operator: User, company: Organisation, login: Login) -> None:

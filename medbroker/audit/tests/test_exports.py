@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from medbroker.audit import exports
 from medbroker.audit.models import AuditEvent
 from medbroker.audit.tests.scene import event_at, five_events
+from medbroker.core.excel import XLSX_CONTENT_TYPE
 from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_the_workbook_holds_exactly_the_filtered_events(client, login, auditor, 
     )
 
     assert response.status_code == 200
-    assert response["Content-Type"] == exports.XLSX_CONTENT_TYPE
+    assert response["Content-Type"] == XLSX_CONTENT_TYPE
     assert response["Content-Disposition"] == 'attachment; filename="audit-events-20250703-113000.xlsx"'
     revoked, booked = events[1], events[2]
     assert _xlsx_rows(response.body) == [

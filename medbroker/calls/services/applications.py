@@ -21,7 +21,6 @@ could no longer correct it.
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -66,6 +65,7 @@ from medbroker.calls.services.eligibility import (
 from medbroker.calls.services.receipts import receipt_number_assign
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
+from medbroker.core.excel import DATETIME_FORMAT, cell_width, kst_naive
 
 Status = Application.Status
 
@@ -758,19 +758,6 @@ EXPORT_HEADERS = (
     gettext_lazy("희망 GPU"),
     gettext_lazy("수요 협의"),
 )
-EXPORT_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-
-
-def _kst_naive(value: Any) -> Any:
-    # Excel has no time zones: the cell holds the KST wall-clock time, as the header says.
-    return timeutils.to_kst(value).replace(tzinfo=None) if value else None
-
-
-def _cell_width(value: Any) -> int:
-    text = value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else str(value or "")
-    longest = max(text.split("\n"), key=len) if text else ""
-    # Hangul and other wide characters take two columns in Excel's default font.
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in longest)
 
 
 def _requested_dataset_text(row: ApplicationDataset) -> str:
@@ -791,8 +778,8 @@ def applications_export_rows(rows: Iterable[ConsoleRow]) -> list[list[Any]]:
                 application.company.business_registration_number_display,
                 application.company.address,
                 str(application.get_status_display()),
-                _kst_naive(application.submitted_at),
-                _kst_naive(application.last_submitted_at),
+                kst_naive(application.submitted_at),
+                kst_naive(application.last_submitted_at),
                 application.project_title,
                 ", ".join(r.mark for r in row.eligibility if r.satisfied),
                 _("충족") if row.eligible else _("미충족"),
@@ -830,9 +817,9 @@ def applications_export(
         cell.fill = PatternFill("solid", fgColor="EEF2F7")
     for column in (6, 7):
         for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
-            cell.number_format = EXPORT_DATETIME_FORMAT
+            cell.number_format = DATETIME_FORMAT
     for index, header in enumerate(headers, start=1):
-        width = max([_cell_width(header), *(_cell_width(line[index - 1]) for line in values)])
+        width = max([cell_width(header), *(cell_width(line[index - 1]) for line in values)])
         sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 80)
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()

@@ -32,7 +32,12 @@ SHORTCUTS: list[tuple[tuple[str, ...], str, Any, Any]] = [
     ((Role.APPLICANT,), "accounts:company", _("기업 정보"), _("사업자 정보와 담당자")),
     ((Role.OPERATOR, Role.AUDITOR), "calls:console", _("운영 콘솔"), _("공모별 신청 현황과 서류 확인")),
     ((Role.OPERATOR,), "calls:console_consultations", _("협의 답변"), _("답변을 기다리는 수요 데이터 협의")),
-    ((Role.OPERATOR, Role.AUDITOR), "agreements:agreement_list", _("협약"), _("선정 기업과의 협약, 서명, 변경")),
+    (
+        (Role.OPERATOR, Role.AUDITOR),
+        "agreements:agreement_list",
+        _("협약"),
+        _("선정 기업과의 협약, 서명, 변경"),
+    ),
     (
         (Role.OPERATOR, Role.AUDITOR),
         "outcomes:dashboard",

@@ -6,7 +6,8 @@ allocating at once can both see the same GPU free; the second insert fails on th
 savepoint and the next free GPU is tried, so the race ends in a clean answer, never in a 500.
 
 Whenever a GPU is freed (release, declined or lapsed offer, inventory growth) it is offered straight away to
-the first company waiting for that type, in selection order (rank, then arrival). A free GPU and a waiting
+the first company waiting for that type: the call whose support ends first, then selection rank within that
+call, then arrival (``waiting_entries``). A free GPU and a waiting
 company of the same type therefore never coexist for long, which is why ``gpu_allocate`` may take any free GPU.
 """
 
@@ -83,6 +84,24 @@ def _allocatable_type(agreement: Agreement, *, at: dt.datetime) -> GpuType:
     return gpu_type
 
 
+class _GpuOutOfService(Exception):
+    """The GPU read as free was taken out of service by an inventory load that committed since."""
+
+
+def _holding_create(*, gpu: Gpu, **fields: object) -> GpuAllocation:
+    """Insert a holding of ``gpu`` in a savepoint, or raise and leave nothing.
+
+    ``IntegrityError`` when another transaction gave the GPU (or the agreement) a holding first;
+    ``_GpuOutOfService`` when an inventory load retired the GPU after it was read as free. The insert waits
+    for a load holding the GPU's lock, and the check after it reads what that load committed.
+    """
+    with transaction.atomic():
+        allocation = GpuAllocation.objects.create(gpu=gpu, **fields)
+        if not Gpu.objects.filter(pk=gpu.pk, is_active=True, node__is_active=True).exists():
+            raise _GpuOutOfService
+    return allocation
+
+
 def _notify_allocated(allocation: GpuAllocation) -> None:
     agreement = allocation.agreement
     notification_send(
@@ -103,7 +122,10 @@ def _notify_allocated(allocation: GpuAllocation) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _entry_withdraw(entry: GpuWaitlistEntry, *, reason: str, actor: User | None) -> None:
+def _entry_withdraw(
+    entry: GpuWaitlistEntry, *, reason: str, actor: User | None, request: HttpRequest | None = None
+) -> None:
+    """Take the entry off the list; ``entry`` must be a row this transaction locked, read after the lock."""
     entry.status = WaitStatus.WITHDRAWN
     entry.save(update_fields=["status", "updated_at"])
     audit_record(
@@ -112,6 +134,7 @@ def _entry_withdraw(entry: GpuWaitlistEntry, *, reason: str, actor: User | None)
         target=entry,
         summary=f"{entry.agreement.number} left the {entry.gpu_model} {entry.gpu_memory_gb}GB waiting list",
         data={"agreement": entry.agreement.number, "reason": reason},
+        request=request,
     )
 
 
@@ -150,16 +173,15 @@ def waitlist_serve(
             _entry_withdraw(entry, reason=problem, actor=actor)
             continue
         try:
-            with transaction.atomic():
-                allocation = GpuAllocation.objects.create(
-                    gpu=gpu,
-                    agreement=entry.agreement,
-                    status=AllocationStatus.OFFERED,
-                    # The offer is the waiting list's doing; it names an operator only when one freed the GPU.
-                    allocated_by=actor if actor is not None and actor.has_role(Role.OPERATOR) else None,
-                    allocated_at=at,
-                )
-        except IntegrityError:
+            allocation = _holding_create(
+                gpu=gpu,
+                agreement=entry.agreement,
+                status=AllocationStatus.OFFERED,
+                # The offer is the waiting list's doing; it names an operator only when one freed the GPU.
+                allocated_by=actor if actor is not None and actor.has_role(Role.OPERATOR) else None,
+                allocated_at=at,
+            )
+        except (IntegrityError, _GpuOutOfService):
             continue
         entry.status = WaitStatus.OFFERED
         entry.offered_at = at
@@ -211,8 +233,11 @@ def gpu_allocate(
     _operator_ensure(actor)
     now = timeutils.now()
     # Two allocations for the same agreement at once queue here; the second then sees the first's GPU.
+    # Only the agreement row is locked: the company and the decision are read, never written, here.
     agreement = (
-        Agreement.objects.select_for_update().select_related("company", "decision").get(pk=agreement.pk)
+        Agreement.objects.select_for_update(of=("self",))
+        .select_related("company", "decision")
+        .get(pk=agreement.pk)
     )
     gpu_type = _allocatable_type(agreement, at=now)
     if holdings().filter(agreement=agreement).exists():
@@ -229,20 +254,21 @@ def gpu_allocate(
         if gpu is None:
             break
         try:
-            with transaction.atomic():
-                allocation = GpuAllocation.objects.create(
-                    gpu=gpu,
-                    agreement=agreement,
-                    status=AllocationStatus.ACTIVE,
-                    allocated_by=actor,
-                    allocated_at=now,
-                    accepted_at=now,
-                )
+            allocation = _holding_create(
+                gpu=gpu,
+                agreement=agreement,
+                status=AllocationStatus.ACTIVE,
+                allocated_by=actor,
+                allocated_at=now,
+                accepted_at=now,
+            )
         except IntegrityError:
             # Another transaction committed first: either this agreement now holds a GPU, or this GPU
             # has another holder and the next free one is tried.
             if holdings().filter(agreement=agreement).exists():
                 raise _already_allocated(agreement) from None
+            continue
+        except _GpuOutOfService:
             continue
         _notify_allocated(allocation)
         audit_record(
@@ -300,10 +326,6 @@ def _release(
     allocation.released_at = at
     allocation.release_reason = reason[:300]
     allocation.save(update_fields=["status", "released_at", "release_reason", "updated_at"])
-    if was_offer:
-        GpuWaitlistEntry.objects.filter(agreement=allocation.agreement, status=WaitStatus.OFFERED).update(
-            status=WaitStatus.WITHDRAWN, updated_at=at
-        )
     audit_record(
         action=action,
         actor=actor,
@@ -312,6 +334,16 @@ def _release(
         data={"agreement": allocation.agreement.number, "gpu": str(allocation.gpu), "reason": reason},
         request=request,
     )
+    if was_offer:
+        # The company's place on the waiting list ended with the offer made from it.
+        offered_entries = (
+            GpuWaitlistEntry.objects.select_for_update(of=("self",))
+            .select_related("agreement")
+            .filter(agreement=allocation.agreement, status=WaitStatus.OFFERED)
+            .order_by("pk")
+        )
+        for entry in offered_entries:
+            _entry_withdraw(entry, reason=reason, actor=actor, request=request)
     gpu_type = gpu_type_of(allocation.gpu)
     return waitlist_serve(
         gpu_model=gpu_type.gpu_model, gpu_memory_gb=gpu_type.gpu_memory_gb, at=at, actor=actor
@@ -364,38 +396,63 @@ def _open_offer(allocation: GpuAllocation, actor: User) -> GpuAllocation:
     return allocation
 
 
-@transaction.atomic
+def _offer_refusal(allocation: GpuAllocation, *, problem: str, at: dt.datetime) -> DomainError:
+    if not agreement_in_force(allocation.agreement, at=at):
+        return DomainError(
+            "agreement_not_in_force",
+            _("협약이 효력 기간이 아니어서 GPU를 받을 수 없습니다. 제안은 다음 대기 기업에 넘어갑니다."),
+            status_code=409,
+        )
+    return DomainError(
+        "gpu_offer_not_granted",
+        _(
+            "협약 %(number)s의 조건이 이 GPU(%(type)s)를 지원하지 않아 받을 수 없습니다(%(problem)s). "
+            "제안은 다음 대기 기업에 넘어갑니다."
+        )
+        % {"number": allocation.agreement.number, "type": gpu_type_of(allocation.gpu), "problem": problem},
+        status_code=409,
+    )
+
+
 def gpu_offer_accept(
     *, allocation: GpuAllocation, actor: User, request: HttpRequest | None = None
 ) -> GpuAllocation:
-    """The company takes the GPU offered to it from the waiting list: the allocation becomes active."""
-    allocation = _open_offer(allocation, actor)
-    now = timeutils.now()
-    if now >= offer_deadline(allocation):
-        raise DomainError(
-            "gpu_offer_lapsed",
-            _("수락 기한이 지난 제안입니다. GPU는 다음 대기 기업에 넘어갑니다."),
-            status_code=409,
+    """The company takes the GPU offered to it from the waiting list: the allocation becomes active.
+
+    The offer was made when the agreement could take that GPU; if it no longer can (not in force, or its terms
+    now grant another type or none), accepting is refused and the offer goes to the next company waiting at
+    once. That release is committed before the refusal is raised, so the GPU does not sit idle until the
+    reconciler runs.
+    """
+    with transaction.atomic():
+        allocation = _open_offer(allocation, actor)
+        now = timeutils.now()
+        if now >= offer_deadline(allocation):
+            raise DomainError(
+                "gpu_offer_lapsed",
+                _("수락 기한이 지난 제안입니다. GPU는 다음 대기 기업에 넘어갑니다."),
+                status_code=409,
+            )
+        problem = _holding_problem(allocation, at=now)
+        if not problem:
+            allocation.status = AllocationStatus.ACTIVE
+            allocation.accepted_at = now
+            allocation.save(update_fields=["status", "accepted_at", "updated_at"])
+            _notify_allocated(allocation)
+            audit_record(
+                action="compute.gpu_offer_accepted",
+                actor=actor,
+                target=allocation,
+                summary=f"{allocation.agreement.number} accepted {allocation.gpu}",
+                data={"agreement": allocation.agreement.number, "gpu": str(allocation.gpu)},
+                request=request,
+            )
+            return allocation
+        refusal = _offer_refusal(allocation, problem=problem, at=now)
+        _release(
+            allocation, at=now, reason=problem, action="compute.gpu_released", actor=actor, request=request
         )
-    if not agreement_in_force(allocation.agreement, at=now):
-        raise DomainError(
-            "agreement_not_in_force",
-            _("협약이 효력 기간이 아니어서 GPU를 받을 수 없습니다."),
-            status_code=409,
-        )
-    allocation.status = AllocationStatus.ACTIVE
-    allocation.accepted_at = now
-    allocation.save(update_fields=["status", "accepted_at", "updated_at"])
-    _notify_allocated(allocation)
-    audit_record(
-        action="compute.gpu_offer_accepted",
-        actor=actor,
-        target=allocation,
-        summary=f"{allocation.agreement.number} accepted {allocation.gpu}",
-        data={"agreement": allocation.agreement.number, "gpu": str(allocation.gpu)},
-        request=request,
-    )
-    return allocation
+    raise refusal
 
 
 @transaction.atomic
@@ -448,8 +505,19 @@ def allocations_reconcile(*, now: dt.datetime) -> dict[str, int]:
         if not reason:
             continue
         with transaction.atomic():
-            if GpuWaitlistEntry.objects.filter(pk=entry.pk, status=WaitStatus.WAITING).exists():
-                _entry_withdraw(entry, reason=reason, actor=None)
+            # waitlist_serve may have offered this company a GPU since the read above: re-read the entry
+            # under its lock and withdraw it only if it still waits, or an open offer would lose its entry.
+            locked = (
+                GpuWaitlistEntry.objects.select_for_update(of=("self",))
+                .select_related("agreement")
+                .filter(pk=entry.pk, status=WaitStatus.WAITING)
+                .first()
+            )
+            if locked is None:
+                continue
+            reason = _entry_problem(locked, at=now)
+            if reason:
+                _entry_withdraw(locked, reason=reason, actor=None)
                 counts["withdrawn"] += 1
     for pk in holdings().order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():

@@ -1,10 +1,10 @@
 """GPU hours from the cluster, imported as CSV; they feed the results report and the programme dashboard.
 
 The file is ``date,node,gpu,agreement,gpu_hours`` (UTF-8, a BOM allowed): one row per company, GPU and day.
-Every row is checked before anything is stored, and a file with any bad row is refused whole, with the file,
-the row and the column named, so the operator fixes the export and imports it again. The same file twice is
-refused by its SHA-256; a later file with the same (agreement, GPU, day) replaces that day's figure, because
-the cluster re-exports corrected days.
+Every row is checked before anything is stored, down to the agreement having held that GPU on that KST day,
+and a file with any bad row is refused whole, with the file, the row and the column named, so the operator
+fixes the export and imports it again. The same file twice is refused by its SHA-256; a later file with the
+same (agreement, GPU, day) replaces that day's figure, because the cluster re-exports corrected days.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -27,7 +28,8 @@ from medbroker.accounts.models import Role, User
 from medbroker.agreements.models import Agreement
 from medbroker.audit.services import audit_record
 from medbroker.calls.services.documents import document_display_name, size_display
-from medbroker.compute.models import Gpu, GpuUsageRecord, UsageImport
+from medbroker.compute.models import Gpu, GpuAllocation, GpuUsageRecord, UsageImport
+from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
 
 USAGE_COLUMNS = ("date", "node", "gpu", "agreement", "gpu_hours")
@@ -72,7 +74,7 @@ def _problem_text(name: str, line: int, column: str, problem: str, value: str) -
 
 
 class _Lookup:
-    """The nodes, GPUs and agreements a file names, read once for the whole file."""
+    """The nodes, GPUs, agreements and allocations a file names, read once for the whole file."""
 
     def __init__(self) -> None:
         self.gpus: dict[tuple[str, int], Gpu] = {
@@ -80,6 +82,29 @@ class _Lookup:
         }
         self.nodes = {node for node, _index in self.gpus}
         self.agreements: dict[str, Agreement] = {}
+        self.now = timeutils.now()
+        self.holdings: dict[int, list[tuple[int, dt.datetime, dt.datetime]]] = {}
+
+    def held(self, agreement: Agreement, gpu: Gpu, day: dt.date) -> bool:
+        """Whether the agreement held ``gpu`` at some moment of the KST ``day``.
+
+        Only a GPU the company had (allocated, or offered and accepted) counts, from its allocation to its
+        release; an offer declined or lapsed never gave it the GPU.
+        """
+        if agreement.pk not in self.holdings:
+            allocations = GpuAllocation.objects.filter(
+                Q(status=GpuAllocation.Status.ACTIVE) | Q(accepted_at__isnull=False), agreement=agreement
+            ).values_list("gpu_id", "allocated_at", "released_at")
+            self.holdings[agreement.pk] = [
+                (gpu_id, allocated_at, released_at or self.now)
+                for gpu_id, allocated_at, released_at in allocations
+            ]
+        day_starts = timeutils.kst(day.year, day.month, day.day)
+        day_ends = day_starts + dt.timedelta(days=1)
+        return any(
+            gpu_id == gpu.pk and allocated_at < day_ends and day_starts < released_at
+            for gpu_id, allocated_at, released_at in self.holdings[agreement.pk]
+        )
 
     def agreement(self, number: str) -> Agreement | None:
         if number not in self.agreements:
@@ -117,6 +142,15 @@ def _row_parse(cells: list[str], *, line: int, lookup: _Lookup) -> UsageRow:
         raise _RowProblem("date", _("협약 기간(%(period)s) 밖의 날짜입니다") % {"period": period}, date_text)
     if not _HOURS.match(hours_text) or Decimal(hours_text) > MAX_GPU_HOURS:
         raise _RowProblem("gpu_hours", _("0~24 사이의 숫자가 아닙니다"), hours_text)
+    # Hours on a GPU the company did not hold would inflate its results report and the programme's figures:
+    # the export names the wrong agreement or GPU.
+    if not lookup.held(agreement, gpu, day):
+        raise _RowProblem(
+            "gpu",
+            _("협약 %(number)s이(가) 이 날짜에 %(gpu)s을(를) 배정받지 않았습니다")
+            % {"number": agreement.number, "gpu": gpu},
+            index_text,
+        )
     return UsageRow(line=line, day=day, gpu=gpu, agreement=agreement, gpu_hours=Decimal(hours_text))
 
 

@@ -10,10 +10,16 @@ import time_machine
 
 from medbroker.accounts.models import Notification, User
 from medbroker.agreements.models import Agreement, AgreementVersion
-from medbroker.agreements.tests.factories import DURING_SUPPORT
+from medbroker.agreements.tests.factories import DURING_SUPPORT, active_agreement, selected_decision
 from medbroker.audit.models import AuditEvent
+from medbroker.calls.tests.factories import call_2025, call_with_window
 from medbroker.compute.models import Gpu, GpuAllocation, GpuWaitlistEntry
-from medbroker.compute.selectors import allocation_for_agreement, free_gpus, waitlist_position
+from medbroker.compute.selectors import (
+    allocation_for_agreement,
+    free_gpus,
+    inventory_overview,
+    waitlist_position,
+)
 from medbroker.compute.services import allocations
 from medbroker.compute.services.allocations import (
     gpu_allocate,
@@ -400,3 +406,160 @@ def test_amended_terms_are_what_counts(operator: User) -> None:
 
     assert isinstance(allocation, GpuAllocation)
     assert str(allocation.gpu) == "v100-16-a/gpu0"
+
+
+def test_an_offer_that_ends_withdraws_its_waiting_entry_on_the_record(operator: User) -> None:
+    pool(a100_32=1)
+    allocation = gpu_allocate(agreement=agreement_for("a100-32", rank=1), actor=operator)
+    second = agreement_for("a100-32", rank=2)
+    gpu_allocate(agreement=second, actor=operator)
+    assert isinstance(allocation, GpuAllocation)
+    gpu_release(allocation=allocation, actor=operator, reason="반납")
+    offer = allocation_for_agreement(second)
+    assert offer is not None
+    entry = GpuWaitlistEntry.objects.get(agreement=second)
+
+    gpu_offer_decline(allocation=offer, actor=_company_user(second))
+
+    assert GpuWaitlistEntry.objects.get(pk=entry.pk).status == "withdrawn"
+    event = AuditEvent.objects.get(action="compute.gpu_waitlist_withdrawn")
+    assert (event.actor, event.object_id) == (_company_user(second), str(entry.pk))
+    assert event.data == {"agreement": second.number, "reason": "기업이 배정 제안을 사양함"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Accepting an offer the agreement can no longer take
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _amend_compute(agreement: Agreement, code: str | None, operator: User) -> None:
+    version = agreement.versions.get()
+    version.status = AgreementVersion.Status.SUPERSEDED
+    version.save(update_fields=["status"])
+    AgreementVersion.objects.create(
+        agreement=agreement,
+        number=2,
+        status=AgreementVersion.Status.EFFECTIVE,
+        compute_option=agreement.call.compute_options.get(code=code) if code else None,
+        created_by=operator,
+        effective_at=DURING_SUPPORT,
+    )
+
+
+def _offer_to_second_with_a_third_waiting(operator: User) -> tuple[Agreement, Agreement, GpuAllocation]:
+    pool(a100_32=1)
+    allocation = gpu_allocate(agreement=agreement_for("a100-32", rank=1), actor=operator)
+    second = agreement_for("a100-32", rank=2)
+    third = agreement_for("a100-32", rank=3)
+    for agreement in (second, third):
+        gpu_allocate(agreement=agreement, actor=operator)
+    assert isinstance(allocation, GpuAllocation)
+    gpu_release(allocation=allocation, actor=operator, reason="반납")
+    offer = allocation_for_agreement(second)
+    assert offer is not None
+    return second, third, offer
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("v100-16", "협약 변경: 지원 GPU 유형이 V100 16GB(으)로 바뀜"),
+        (None, "협약 변경: GPU 지원 없음"),
+    ],
+)
+def test_an_offer_of_a_type_the_terms_no_longer_grant_is_refused_and_goes_to_the_next(
+    operator: User, code: str | None, reason: str
+) -> None:
+    second, third, offer = _offer_to_second_with_a_third_waiting(operator)
+    _amend_compute(second, code, operator)
+
+    with pytest.raises(DomainError) as refused:
+        gpu_offer_accept(allocation=offer, actor=_company_user(second))
+
+    assert (refused.value.code, refused.value.status_code) == ("gpu_offer_not_granted", 409)
+    assert str(refused.value) == (
+        f"협약 {second.number}의 조건이 이 GPU(A100 32GB)를 지원하지 않아 받을 수 없습니다({reason}). "
+        "제안은 다음 대기 기업에 넘어갑니다."
+    )
+    released = GpuAllocation.objects.get(pk=offer.pk)
+    assert (released.status, released.accepted_at, released.release_reason) == ("released", None, reason)
+    assert GpuWaitlistEntry.objects.get(agreement=second).status == "withdrawn"
+    next_offer = allocation_for_agreement(third)
+    assert next_offer is not None
+    assert (str(next_offer.gpu), next_offer.status) == ("a100-32-a/gpu0", "offered")
+    assert not AuditEvent.objects.filter(action="compute.gpu_offer_accepted").exists()
+    assert not Notification.objects.filter(kind="gpu_allocated", user=_company_user(second)).exists()
+
+
+def test_an_offer_to_an_agreement_no_longer_in_force_is_refused_and_goes_to_the_next(operator: User) -> None:
+    second, third, offer = _offer_to_second_with_a_third_waiting(operator)
+    second.status = Agreement.Status.TERMINATED
+    second.terminated_at = DURING_SUPPORT
+    second.save(update_fields=["status", "terminated_at"])
+
+    with pytest.raises(DomainError) as refused:
+        gpu_offer_accept(allocation=offer, actor=_company_user(second))
+
+    assert (refused.value.code, str(refused.value)) == (
+        "agreement_not_in_force",
+        "협약이 효력 기간이 아니어서 GPU를 받을 수 없습니다. 제안은 다음 대기 기업에 넘어갑니다.",
+    )
+    released = GpuAllocation.objects.get(pk=offer.pk)
+    assert (released.status, released.release_reason) == ("released", "협약 해지")
+    next_offer = allocation_for_agreement(third)
+    assert next_offer is not None
+    assert next_offer.status == "offered"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Companies of several calls on one waiting list
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_waiting_list_groups_calls_by_support_end_before_rank(operator: User) -> None:
+    # A rank orders the companies of one call only: rank 1 of another call does not overtake this call's
+    # rank 3. The call whose support ends first is served first; calls ending together, the older call first.
+    call_2025()
+    same_end = call_with_window(
+        opens_at=kst(2025, 6, 1),
+        closes_at=kst(2025, 6, 15),
+        slug="practice-a",
+        support_ends_on=dt.date(2025, 11, 28),
+    )
+    later_end = call_with_window(
+        opens_at=kst(2025, 6, 1),
+        closes_at=kst(2025, 6, 15),
+        slug="practice-b",
+        support_ends_on=dt.date(2025, 12, 31),
+    )
+    pool(a100_32=1)
+    holder = gpu_allocate(agreement=agreement_for("a100-32", rank=1), actor=operator)
+    later_rank_1 = active_agreement(
+        decision=selected_decision(call=later_end, compute_code="a100-32", rank=1)
+    )
+    same_end_rank_1 = active_agreement(
+        decision=selected_decision(call=same_end, compute_code="a100-32", rank=1)
+    )
+    rank_3 = agreement_for("a100-32", rank=3)
+    unranked = agreement_for("a100-32", rank=4)
+    for agreement in (later_rank_1, same_end_rank_1, rank_3, unranked):
+        gpu_allocate(agreement=agreement, actor=operator)
+    GpuWaitlistEntry.objects.filter(agreement=unranked).update(selection_rank=None)
+    waiting = (rank_3, unranked, same_end_rank_1, later_rank_1)
+
+    positions = [waitlist_position(agreement) for agreement in waiting]
+    shown = [
+        entry.agreement.number
+        for row in inventory_overview().types
+        if row.gpu_type == allocations.GpuType("A100", 32)
+        for entry in row.waiting
+    ]
+    assert isinstance(holder, GpuAllocation)
+    gpu_release(allocation=holder, actor=operator, reason="반납")
+
+    assert positions == [1, 2, 3, 4]
+    assert shown == [agreement.number for agreement in waiting]
+    offer = allocation_for_agreement(rank_3)
+    assert offer is not None
+    assert offer.status == "offered"
+    assert [waitlist_position(agreement) for agreement in waiting] == [None, 1, 2, 3]

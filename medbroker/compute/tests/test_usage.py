@@ -3,29 +3,56 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from medbroker.accounts.models import User
 from medbroker.agreements.models import Agreement
 from medbroker.audit.models import AuditEvent
-from medbroker.compute.models import GpuUsageRecord, UsageImport
-from medbroker.compute.selectors import gpu_hours_by_agreement, gpu_hours_by_day
+from medbroker.compute.models import GpuAllocation, GpuUsageRecord, UsageImport
+from medbroker.compute.selectors import allocation_for_agreement, gpu_hours_by_agreement, gpu_hours_by_day
+from medbroker.compute.services.allocations import (
+    gpu_allocate,
+    gpu_offer_accept,
+    gpu_offer_decline,
+    gpu_release,
+)
 from medbroker.compute.services.usage import usage_import
 from medbroker.compute.tests.factories import agreement_for, pool
 from medbroker.core.errors import DomainError, PermissionDeniedError
+from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
 
 HEADER = "date,node,gpu,agreement,gpu_hours"
+# The agreements of the fixture hold their GPUs from this instant; the files are imported at IMPORTED_AT.
+ALLOCATED_AT = kst(2025, 9, 2, 9, 0, 0)
+IMPORTED_AT = kst(2025, 10, 1, 9, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def imported_at() -> Iterator[None]:
+    with time_machine.travel(IMPORTED_AT, tick=False):
+        yield
 
 
 @pytest.fixture
-def agreements(db: None) -> tuple[Agreement, Agreement]:
+def agreements(operator: User) -> tuple[Agreement, Agreement]:
+    """Two agreements holding v100-16-a/gpu0 and v100-16-a/gpu1 since ALLOCATED_AT."""
     pool(v100_16=2)
-    return agreement_for("v100-16", rank=1), agreement_for("v100-16", rank=2)
+    first, second = agreement_for("v100-16", rank=1), agreement_for("v100-16", rank=2)
+    with time_machine.travel(ALLOCATED_AT, tick=False):
+        for agreement in (first, second):
+            gpu_allocate(agreement=agreement, actor=operator)
+    return first, second
+
+
+def _company_user(agreement: Agreement) -> User:
+    return User.objects.get(organisation=agreement.company)
 
 
 def _csv(*lines: str, name: str = "usage-2025-09.csv", bom: bool = False) -> SimpleUploadedFile:
@@ -203,3 +230,129 @@ def test_only_operators_import(auditor: User, agreements: tuple[Agreement, Agree
         usage_import(upload=_csv(f"2025-09-15,v100-16-a,0,{first.number},1"), actor=auditor)
 
     assert UsageImport.objects.count() == 0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Only a GPU the agreement held that day
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _release_first_at(first: Agreement, operator: User, at: dt.datetime) -> None:
+    allocation = allocation_for_agreement(first)
+    assert allocation is not None
+    with time_machine.travel(at, tick=False):
+        gpu_release(allocation=allocation, actor=operator, reason="과제 종료")
+
+
+def test_hours_on_the_first_and_the_last_day_of_a_holding_are_imported(
+    operator: User, agreements: tuple[Agreement, Agreement]
+) -> None:
+    # Allocated 2025-09-02 09:00 KST, released 2025-09-20 18:00 KST: both days are partly held.
+    first, _second = agreements
+    _release_first_at(first, operator, kst(2025, 9, 20, 18, 0, 0))
+
+    usage_import(
+        upload=_csv(f"2025-09-02,v100-16-a,0,{first.number},3", f"2025-09-20,v100-16-a,0,{first.number},9"),
+        actor=operator,
+    )
+
+    assert _records() == [
+        (first.number, "v100-16-a", dt.date(2025, 9, 2), Decimal("3.00")),
+        (first.number, "v100-16-a", dt.date(2025, 9, 20), Decimal("9.00")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "gpu", "index"),
+    [
+        # The day before the allocation, inside the agreement's period.
+        ("2025-09-01,v100-16-a,0,{n},1", "v100-16-a/gpu0", "0"),
+        # The day after the release.
+        ("2025-09-21,v100-16-a,0,{n},1", "v100-16-a/gpu0", "0"),
+        # Another company's GPU.
+        ("2025-09-15,v100-16-a,1,{n},1", "v100-16-a/gpu1", "1"),
+    ],
+)
+def test_a_row_for_a_gpu_the_agreement_did_not_hold_that_day_refuses_the_file(
+    operator: User, agreements: tuple[Agreement, Agreement], line: str, gpu: str, index: str
+) -> None:
+    first, _second = agreements
+    _release_first_at(first, operator, kst(2025, 9, 20, 18, 0, 0))
+    upload = _csv(f"2025-09-14,v100-16-a,0,{first.number},5", line.format(n=first.number))
+
+    with pytest.raises(DomainError) as refused:
+        usage_import(upload=upload, actor=operator)
+
+    assert refused.value.code == "usage_invalid_row"
+    assert str(refused.value) == (
+        f"'usage-2025-09.csv' 3행 gpu: 협약 {first.number}이(가) 이 날짜에 {gpu}을(를) 배정받지 않았습니다 "
+        f"(got '{index}')"
+    )
+    assert UsageImport.objects.count() == GpuUsageRecord.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="compute.usage_imported").exists()
+
+
+def _offered_gpu1(operator: User, second: Agreement) -> tuple[Agreement, GpuAllocation]:
+    """A third agreement waits from ALLOCATED_AT; the second releases gpu1 on 2025-09-10 10:00 KST, which is
+    offered to the third at that instant."""
+    third = agreement_for("v100-16", rank=3)
+    with time_machine.travel(ALLOCATED_AT, tick=False):
+        gpu_allocate(agreement=third, actor=operator)
+    held = allocation_for_agreement(second)
+    assert held is not None
+    with time_machine.travel(kst(2025, 9, 10, 10, 0, 0), tick=False):
+        gpu_release(allocation=held, actor=operator, reason="과제 종료")
+    offer = allocation_for_agreement(third)
+    assert offer is not None
+    assert (str(offer.gpu), offer.status) == ("v100-16-a/gpu1", "offered")
+    return third, offer
+
+
+def test_an_offer_declined_never_gave_the_gpu(
+    operator: User, agreements: tuple[Agreement, Agreement]
+) -> None:
+    _first, second = agreements
+    third, offer = _offered_gpu1(operator, second)
+    with time_machine.travel(kst(2025, 9, 11, 10, 0, 0), tick=False):
+        gpu_offer_decline(allocation=offer, actor=_company_user(third))
+
+    with pytest.raises(DomainError) as refused:
+        usage_import(upload=_csv(f"2025-09-10,v100-16-a,1,{third.number},2"), actor=operator)
+
+    assert str(refused.value) == (
+        f"'usage-2025-09.csv' 2행 gpu: 협약 {third.number}이(가) 이 날짜에 v100-16-a/gpu1을(를) "
+        "배정받지 않았습니다 (got '1')"
+    )
+    assert UsageImport.objects.count() == GpuUsageRecord.objects.count() == 0
+
+
+def test_an_offer_accepted_counts_from_the_offer(
+    operator: User, agreements: tuple[Agreement, Agreement]
+) -> None:
+    _first, second = agreements
+    third, offer = _offered_gpu1(operator, second)
+    with time_machine.travel(kst(2025, 9, 12, 10, 0, 0), tick=False):
+        gpu_offer_accept(allocation=offer, actor=_company_user(third))
+
+    usage_import(
+        upload=_csv(
+            f"2025-09-10,v100-16-a,1,{second.number},4",
+            f"2025-09-10,v100-16-a,1,{third.number},1",
+            f"2025-09-12,v100-16-a,1,{third.number},6",
+        ),
+        actor=operator,
+    )
+    with pytest.raises(DomainError) as refused:
+        usage_import(
+            upload=_csv(f"2025-09-09,v100-16-a,1,{third.number},2", name="early.csv"), actor=operator
+        )
+
+    assert gpu_hours_by_agreement([second.pk, third.pk]) == {
+        second.pk: Decimal("4.00"),
+        third.pk: Decimal("7.00"),
+    }
+    assert str(refused.value) == (
+        f"'early.csv' 2행 gpu: 협약 {third.number}이(가) 이 날짜에 v100-16-a/gpu1을(를) 배정받지 않았습니다 "
+        "(got '1')"
+    )
+    assert UsageImport.objects.count() == 1

@@ -21,9 +21,12 @@ from medbroker.compute.services.allocations import gpu_allocate, gpu_release
 from medbroker.compute.services.inventory import inventory_load
 from medbroker.compute.services.usage import usage_import
 from medbroker.compute.tests.factories import agreement_for, node_definition, pool
+from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
 Login = Callable[[Client, User | None], Client]
+# Usage is imported only for a GPU the agreement held that day: the usage files here cover 2025-09-10/11.
+HELD_SINCE = kst(2025, 9, 2, 9, 0, 0)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +60,9 @@ def test_the_company_sees_its_gpu_its_share_and_its_hours(
 ) -> None:
     pool(v100_16=4)
     mine = agreement_for("v100-16", company=applicant.organisation)
-    gpu_allocate(agreement=mine, actor=operator)
+    # Held since before the days of the usage file.
+    with time_machine.travel(HELD_SINCE, tick=False):
+        gpu_allocate(agreement=mine, actor=operator)
     gpu_allocate(agreement=agreement_for("v100-16", rank=2), actor=operator)
     usage_import(
         upload=_csv(f"2025-09-10,v100-16-a,0,{mine.number},5", f"2025-09-11,v100-16-a,0,{mine.number},7.25"),
@@ -200,6 +205,8 @@ def test_usage_import_page_lists_every_problem_and_stores_nothing(operator: User
 def test_usage_import_page_shows_what_was_imported(operator: User, login: Login) -> None:
     pool(v100_16=1)
     agreement = agreement_for("v100-16")
+    with time_machine.travel(HELD_SINCE, tick=False):
+        gpu_allocate(agreement=agreement, actor=operator)
     client = login(Client(), operator)
 
     response = client.post(
@@ -261,7 +268,8 @@ def test_api_agreement_shows_the_company_its_gpu_share_and_hours(
 ) -> None:
     pool(a100_32=1)
     mine = agreement_for("a100-32", company=applicant.organisation)
-    gpu_allocate(agreement=mine, actor=operator)
+    with time_machine.travel(HELD_SINCE, tick=False):
+        gpu_allocate(agreement=mine, actor=operator)
     usage_import(upload=_csv(f"2025-09-10,a100-32-a,0,{mine.number},8"), actor=operator)
 
     body = login(Client(), applicant).get(f"/api/v1/compute/agreements/{mine.pk}").json()

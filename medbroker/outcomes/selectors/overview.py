@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from medbroker.access.models import AccessGrant, ClosedRoomBooking
 from medbroker.access.selectors.grants import grant_state
+from medbroker.access.services.grants import grant_window_text
 from medbroker.accounts.models import User
 from medbroker.agreements.models import (
     Agreement,
@@ -79,6 +80,12 @@ class GrantLine:
     @property
     def state_label(self) -> str:
         return _grant_state_label(self.state)
+
+    @property
+    def window_text(self) -> str:
+        """The window with its last day, as every grant page and notice writes it: the stored end is the
+        first instant after the window, so printing it would show one day too many."""
+        return grant_window_text(self.grant)
 
     @property
     def is_usable(self) -> bool:

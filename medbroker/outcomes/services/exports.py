@@ -7,15 +7,11 @@ Each export takes company figures outside the platform and is audit-logged with 
 from __future__ import annotations
 
 import io
-import unicodedata
-from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from medbroker.access.models import AccessGrant
@@ -24,6 +20,12 @@ from medbroker.agreements.models import Agreement, PerformanceTestRequest
 from medbroker.audit.services import audit_record
 from medbroker.compute.models import GpuAllocation
 from medbroker.core import timeutils
+from medbroker.core.excel import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    kst_naive,
+    sheet_write,
+)
 from medbroker.core.pdf import pdf_render
 from medbroker.outcomes.charts import svg_bars
 from medbroker.outcomes.models import ReportReview, ResultsReport
@@ -35,36 +37,8 @@ from medbroker.outcomes.selectors.reports import (
     section_label,
 )
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DASHBOARD_PDF_TEMPLATE = "outcomes/dashboard/dashboard_pdf.html"
 REPORT_PDF_TEMPLATE = "outcomes/reports/report_pdf.html"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-DATE_FORMAT = "yyyy-mm-dd"
-
-
-def _kst_naive(value: Any) -> Any:
-    # Excel has no time zones: the cell holds the KST wall-clock time, as the header says.
-    return timeutils.to_kst(value).replace(tzinfo=None) if value else None
-
-
-def _cell_width(value: Any) -> int:
-    text = str(value if value is not None else "")
-    longest = max(text.split("\n"), key=len) if text else ""
-    # Hangul takes two columns in Excel's default font.
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in longest)
-
-
-def _sheet_write(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    sheet.append(list(headers))
-    for row in rows:
-        sheet.append(list(row))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="EEF2F7")
-    for index, header in enumerate(headers, start=1):
-        width = max([_cell_width(header), *(_cell_width(row[index - 1]) for row in rows)])
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
-    sheet.freeze_panes = "A2"
 
 
 def _labels(choices: Any, counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -212,7 +186,7 @@ def report_rows(summary: ProgrammeSummary) -> list[list[Any]]:
                 report.agreement.company.name,
                 str(report.get_status_display()),
                 report.due_on,
-                _kst_naive(report.submitted_at),
+                kst_naive(report.submitted_at),
                 _("예") if report_is_late(report) else "",
                 _("예") if report_is_overdue(report, at=summary.at) else "",
                 report.outcomes.count(),
@@ -237,12 +211,12 @@ def dashboard_workbook(
     workbook = Workbook()
     overview = workbook.active
     overview.title = _("요약")
-    _sheet_write(overview, [_("항목"), _("값")], summary_rows(summary))
+    sheet_write(overview, [_("항목"), _("값")], summary_rows(summary))
     companies = workbook.create_sheet(_("기업별"))
-    _sheet_write(companies, company_headers(), company_rows(summary))
+    sheet_write(companies, company_headers(), company_rows(summary))
     _formats(companies, {4: DATE_FORMAT, 5: DATE_FORMAT, 14: DATE_FORMAT})
     reports = workbook.create_sheet(_("결과보고서"))
-    _sheet_write(reports, report_headers(), report_rows(summary))
+    sheet_write(reports, report_headers(), report_rows(summary))
     _formats(reports, {4: DATE_FORMAT, 5: DATETIME_FORMAT})
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -46,11 +46,11 @@ def test_dashboard_json_carries_the_same_figures(
     assert data["room"] == {
         "since": "2025-09-01",
         "until": "2025-11-28",
-        "capacity_hours": "5696.00",
+        "capacity_hours": "4160.00",
         "booked_hours": "13.00",
         "attended_hours": "8.00",
-        "booked_percent": "0.2",
-        "attended_percent": "0.1",
+        "booked_percent": "0.3",
+        "attended_percent": "0.2",
     }
     assert data["reports_by_status"]["overdue"] == 1
     assert [(c["agreement_number"], c["gpu_hours"], c["report_late"]) for c in data["companies"]] == [

@@ -62,11 +62,11 @@ def test_programme_summary_counts_the_scene_exactly(scene: ProgrammeScene) -> No
     assert summary.gpu_hours_total == D("39.75")
     assert summary.allocations_by_status == {"offered": 0, "active": 1, "released": 1}
     assert summary.gpu_waiting == 1
-    # 2025-09-01 → 2025-11-28 is 89 days; 8 seats × 8 slot hours a day.
+    # 2025-09-01 → 2025-11-28 is 89 days, 65 of them weekdays the room is open; 8 seats × 8 slot hours a day.
     assert (summary.room_since, summary.room_until) == (dt.date(2025, 9, 1), dt.date(2025, 11, 28))
-    assert summary.room_capacity_hours == D("5696.00")
+    assert summary.room_capacity_hours == D("4160.00")
     assert (summary.room_booked_hours, summary.room_attended_hours) == (D("13.00"), D("8.00"))
-    assert (summary.room_booked_percent, summary.room_attended_percent) == (D("0.2"), D("0.1"))
+    assert (summary.room_booked_percent, summary.room_attended_percent) == (D("0.3"), D("0.2"))
     assert summary.reports_by_status == {
         "draft": 1,
         "submitted": 1,
@@ -133,9 +133,10 @@ def test_programme_summary_counts_the_scene_exactly(scene: ProgrammeScene) -> No
 def test_room_window_runs_to_today_during_the_support_period(scene: ProgrammeScene) -> None:
     summary = programme_summary(scene.first.call, at=kst(2025, 9, 11, 12, 0, 0))
 
-    # 2025-09-01 → 2025-09-11 is 11 days; bookings count by the day of their slot, today included.
+    # 2025-09-01 → 2025-09-11 is 11 days, 9 of them weekdays; bookings count by the day of their slot, today
+    # included.
     assert (summary.room_since, summary.room_until) == (dt.date(2025, 9, 1), dt.date(2025, 9, 11))
-    assert summary.room_capacity_hours == D("704.00")
+    assert summary.room_capacity_hours == D("576.00")
     assert (summary.room_booked_hours, summary.room_attended_hours) == (D("8.00"), D("3.00"))
     # The agreements are recorded as ended: no grant works, whatever its own window says.
     assert summary.grants_usable_now == 0
@@ -166,9 +167,9 @@ def test_workbook_reads_back_with_exact_cells(scene: ProgrammeScene, auditor: Us
     assert overview["GPU 사용 시간 합계"] == 39.75
     assert overview["GPU 대기"] == 1
     assert overview["학습실 집계 기간"] == "2025-09-01 ~ 2025-11-28"
-    assert overview["학습실 수용 시간"] == 5696
+    assert overview["학습실 수용 시간"] == 4160
     assert overview["학습실 예약 시간"] == 13
-    assert overview["학습실 예약률(%)"] == 0.2
+    assert overview["학습실 예약률(%)"] == 0.3
     assert overview["결과보고서 기한 경과(미제출)"] == 1
     assert overview["결과보고서 기한 후 제출"] == 1
     assert overview["성능시험 요청 시험 완료"] == 1
@@ -277,7 +278,7 @@ def test_dashboard_pdf_embeds_the_platform_font_and_server_drawn_charts(
     # The charts are SVG drawn here (no script runs in the PDF), with the same figures as the page.
     assert "<svg" in context["charts"]["gpu"]
     assert "대구메디AI" in context["charts"]["gpu"] and "34.50시간" in context["charts"]["gpu"]
-    assert "5,696.00시간" in context["charts"]["room"]
+    assert "4,160.00시간" in context["charts"]["room"]
     assert "<script" not in context["charts"]["gpu"]
     event = AuditEvent.objects.get(action="outcomes.dashboard_exported")
     assert (event.actor, event.data["format"]) == (operator, "pdf")

@@ -106,6 +106,9 @@ def test_overview_in_use_shows_grants_gpu_share_and_asks_to_book(
     assert "학습실 좌석을 예약해 주세요" in html
     assert '<span class="mb-status usable">이용 가능</span>' in html
     assert '<span class="mb-status revoked">이용 중지</span>' in html
+    # The window ends on its last day, not at the stored end (00:00 of the next day).
+    assert html.count("2025-09-01 00:00 ~ 2025-11-28 23:59:59 (KST)") == 2
+    assert "2025-11-29" not in html
     assert "A100 32GB · a100-01/gpu0" in html
     # 32 cores and 128 GB shared by the two companies holding GPUs on the node.
     assert "CPU 약 16.0코어, 메모리 약 64.0GB (이 노드를 2개 기업이 함께 사용)" in html
@@ -307,7 +310,7 @@ def test_dashboard_shows_the_summary_with_charts_drawn_by_the_platform(
     )
     assert data["gpu"]["labels"] == ["부산바이오", "대구메디AI", "서울헬스랩"]
     assert data["gpu"]["values"] == [0.0, 34.5, 5.25]
-    assert data["room"]["values"] == [5696.0, 13.0, 8.0]
+    assert data["room"]["values"] == [4160.0, 13.0, 8.0]
     assert data["reports"]["values"] == [1, 1, 0, 0, 1, 1, 0]
     assert "39.75" in html and "0.2%" in html
     # No script comes from outside the platform.

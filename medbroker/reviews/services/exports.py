@@ -7,9 +7,7 @@ of a conflicted pair never reaches a file.
 
 from __future__ import annotations
 
-import io
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -17,13 +15,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from medbroker.accounts.models import User
 from medbroker.audit.services import audit_record
 from medbroker.core import timeutils
+from medbroker.core.excel import (
+    DATETIME_FORMAT,
+    kst_naive,
+    sheet_write,
+    workbook_bytes,
+)
 from medbroker.core.pdf import pdf_render
 from medbroker.reviews.models import Committee, CommitteeMember, Conflict, ScoreSheet
 from medbroker.reviews.selectors.committee import sheet_total, submitted_sheets
@@ -34,42 +35,9 @@ from medbroker.reviews.selectors.ranking import (
     tie_break_labels,
 )
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MINUTES_TEMPLATE = "reviews/ranking/minutes_pdf.html"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 # Excel refuses these in a sheet title, and a title is at most 31 characters.
 _SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-
-
-def _kst_naive(value: Any) -> Any:
-    # Excel has no time zones: the cell holds the KST wall-clock time, as the header says.
-    return timeutils.to_kst(value).replace(tzinfo=None) if value else None
-
-
-def _cell_width(value: Any) -> int:
-    text = str(value if value is not None else "")
-    longest = max(text.split("\n"), key=len) if text else ""
-    # Hangul takes two columns in Excel's default font.
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in longest)
-
-
-def _sheet_write(sheet: Worksheet, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    sheet.append(list(headers))
-    for row in rows:
-        sheet.append(list(row))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="EEF2F7")
-    for index, header in enumerate(headers, start=1):
-        width = max([_cell_width(header), *(_cell_width(row[index - 1]) for row in rows)])
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
-    sheet.freeze_panes = "A2"
-
-
-def _workbook_bytes(workbook: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def _sheet_title(member: CommitteeMember, number: int, used: set[str]) -> str:
@@ -99,7 +67,7 @@ def _score_sheet_row(sheet: ScoreSheet, codes: Sequence[str]) -> list[Any]:
     for code in codes:
         entry = entries.get(code)
         row += [entry.points if entry else None, entry.comment if entry else ""]
-    return [*row, sheet_total(sheet), sheet.overall_comment, _kst_naive(sheet.submitted_at)]
+    return [*row, sheet_total(sheet), sheet.overall_comment, kst_naive(sheet.submitted_at)]
 
 
 def score_sheets_workbook(committee: Committee, *, actor: User, request: HttpRequest | None = None) -> bytes:
@@ -123,15 +91,15 @@ def score_sheets_workbook(committee: Committee, *, actor: User, request: HttpReq
             by_member[member], key=lambda s: (s.assignment.application.receipt_number or "", s.pk)
         )
         worksheet = workbook.create_sheet(_sheet_title(member, number, used))
-        _sheet_write(worksheet, headers, [_score_sheet_row(sheet, codes) for sheet in sheets])
+        sheet_write(worksheet, headers, [_score_sheet_row(sheet, codes) for sheet in sheets])
         for (cell,) in worksheet.iter_rows(min_row=2, min_col=len(headers), max_col=len(headers)):
             cell.number_format = DATETIME_FORMAT
         counts[member.user.username] = len(sheets)
     if not by_member:
         worksheet = workbook.create_sheet(_("평가표"))
-        _sheet_write(worksheet, headers, [])
+        sheet_write(worksheet, headers, [])
         worksheet.append([_("제출된 평가표가 없습니다.")])
-    content = _workbook_bytes(workbook)
+    content = workbook_bytes(workbook)
     audit_record(
         action="reviews.score_sheets_exported",
         actor=actor,
@@ -212,10 +180,10 @@ def ranking_workbook(committee: Committee, *, actor: User, request: HttpRequest 
             ]
         )
     workbook = Workbook()
-    _sheet_write(workbook.active, ranking_headers(committee), rows)
+    sheet_write(workbook.active, ranking_headers(committee), rows)
     workbook.active.title = _("순위")
     method = workbook.create_sheet(_("평가 방식"))
-    _sheet_write(
+    sheet_write(
         method,
         [_("항목"), _("내용")],
         [
@@ -225,7 +193,7 @@ def ranking_workbook(committee: Committee, *, actor: User, request: HttpRequest 
             (_("출력 시각(KST)"), timeutils.to_kst(timeutils.now()).strftime("%Y-%m-%d %H:%M:%S")),
         ],
     )
-    content = _workbook_bytes(workbook)
+    content = workbook_bytes(workbook)
     audit_record(
         action="reviews.ranking_exported",
         actor=actor,
