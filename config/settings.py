@@ -185,6 +185,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "access-grants-reconcile": {"task": "medbroker.access.tasks.grants_reconcile", "schedule": 60.0},
+    "access-bookings-reconcile": {
+        "task": "medbroker.access.tasks_rooms.bookings_reconcile",
+        "schedule": 60.0,
+    },
     "compute-allocations-reconcile": {
         "task": "medbroker.compute.tasks.allocations_reconcile",
         "schedule": 300.0,

@@ -22,7 +22,6 @@ from medbroker.access.selectors.grants import (
     GrantRefusal,
     grant_last_day,
     grant_online_conditions_refusal,
-    grant_online_refusal,
     grant_refusal,
     grant_remote_refusal,
 )
@@ -178,14 +177,15 @@ def grant_mode_set(
         raise DomainError("mode_invalid", _("이용 방식을 다시 선택하세요."), field="mode")
     grant = AccessGrant.objects.select_for_update().get(pk=grant.pk)
     now = timeutils.now()
-    # A grant that no longer works has nothing left to switch; its sessions ended with it.
+    # A grant that no longer works is not switched: the log would show a change of access to data that is
+    # no longer accessible. What is left of it (open sessions) the revocation or the periodic task ends.
     refusal = grant_refusal(grant, at=now)
     if refusal is not None:
         raise DomainError(refusal.code, refusal.message, status_code=409, field="mode")
     if grant.mode == mode:
         return grant
     if mode == Mode.ONLINE:
-        refusal = grant_online_refusal(grant, terms=agreement_terms(grant.agreement), at=now)
+        refusal = grant_online_conditions_refusal(grant, terms=agreement_terms(grant.agreement))
         if refusal is not None:
             raise DomainError(refusal.code, refusal.message, status_code=409, field="mode")
     previous = grant.mode
@@ -350,17 +350,18 @@ def _online_lapse(pk: int, *, now: dt.datetime, lapsed: Q) -> bool:
         grant.mode = Mode.CLOSED_ROOM
         grant.save(update_fields=["mode", "updated_at"])
         ended = online_sessions_end(sessions=grant.online_sessions.all(), at=now)
-        why = f"{refusal.message}\n" if refusal is not None else ""
+        changed = _(
+            "온라인 이용 조건을 더 이상 충족하지 않아 이용 방식이 폐쇄형 학습실로 바뀌었고, "
+            "열려 있던 온라인 이용 세션은 종료되었습니다."
+        )
         grant_notify(
             grant,
             kind="grant_mode_changed",
             title=_("폐쇄형 학습실에서만 이용할 수 있게 되었습니다: %(dataset)s")
             % {"dataset": grant.dataset.title},
-            body=why
-            + _(
-                "온라인 이용 조건을 더 이상 충족하지 않아 이용 방식이 폐쇄형 학습실로 바뀌었고, 열려 있던 온라인 이용 세션은 종료되었습니다."
-            ),
-            occasion=now.isoformat(),
+            body=f"{refusal.message}\n{changed}" if refusal is not None else changed,
+            # A grant can go online again after a new amendment and lapse again: each lapse is its own notice.
+            occasion=timeutils.to_kst(now).isoformat(),
         )
         _grant_audit(
             grant,

@@ -3,7 +3,9 @@
 Data that may not leave the lab is used in this room (announcement §4 ⑤), so a seat is bookable only inside
 a closed-room grant of the company's agreement. Two guarantees hold under concurrent requests: one seat per
 slot (the database constraint ``room_booking_one_per_seat_and_slot``, not a check-then-act) and the weekly
-hour limit of a company (its bookings are serialised by locking its agreement rows).
+hour limit of a company (its bookings are serialised by locking its agreement rows). A grant that lapses
+after booking frees its seats through the periodic reconciler (``bookings_reconcile``), and check-in asks
+again whether a grant still covers the slot.
 """
 
 from __future__ import annotations

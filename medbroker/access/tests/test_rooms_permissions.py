@@ -1,9 +1,9 @@
 """Permission matrix (style guide): every role × every page and API endpoint of the closed learning room.
 
 ``applicant``'s company has an agreement in force with a closed-room grant and one booking, this morning
-(seat 1-01, 09:00); it is 08:00 KST on that day. Anonymous users go to the login page (302) or get 401 from
-the API; roles without business here get 403; another company gets 404 for this company's agreement or
-booking. Only the requests noted below change anything, and each changes exactly what it says.
+(seat 1-01, 09:00); it is 08:40 KST on that day, when check-in is open. Anonymous users go to the login page
+(302) or get 401 from the API; roles without business here get 403; another company gets 404 for this
+company's agreement or booking. Only the requests noted below change anything, and each changes exactly what it says.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ AFTERNOON = kst(2025, 9, 22, 13)
 
 @pytest.fixture(autouse=True)
 def morning_of_the_booking() -> Iterator[None]:
-    with time_machine.travel(kst(2025, 9, 22, 8, 0, 0), tick=False):
+    with time_machine.travel(kst(2025, 9, 22, 8, 40, 0), tick=False):
         yield
 
 

@@ -63,8 +63,7 @@ def statuses() -> list[tuple[str, dt.datetime, str]]:
 def bookings(
     agreement: Agreement, applicant: User, frozen: time_machine.Coordinates
 ) -> list[ClosedRoomBooking]:
-    """This morning (started, checked in), this morning (started, not checked in), this afternoon and
-    Tuesday morning (not started)."""
+    """Two seats this morning (started: it is 10:00), this afternoon and Tuesday morning (not started)."""
     colleague = UserFactory(username="colleague", organisation=applicant.organisation, roles=[Role.APPLICANT])
     frozen.move_to(kst(2025, 9, 22, 8, 0, 0))
     made = [
@@ -226,13 +225,13 @@ def test_another_grant_still_covering_the_slot_keeps_the_booking(
     agreement: Agreement, operator: User, bookings: list[ClosedRoomBooking]
 ) -> None:
     # Given a second closed-room grant of the agreement (another dataset) over the whole period
+    first = AccessGrant.objects.get(agreement=agreement)
     version = agreement.versions.get(status="effective")
-    second_dataset = version.datasets.order_by("pk")[1].dataset
-    grant(agreement, second_dataset)
+    grant(agreement, version.datasets.order_by("pk")[1].dataset)
     before = statuses()
 
     # When the first grant is revoked
-    grant_revoke(grant=AccessGrant.objects.order_by("pk").first(), actor=operator, reason="정비")  # type: ignore[arg-type]
+    grant_revoke(grant=first, actor=operator, reason="정비")
 
     # Then the second still opens the room: nothing is cancelled
     assert bookings_reconcile(now=NOW) == NOTHING

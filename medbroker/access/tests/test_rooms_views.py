@@ -123,12 +123,20 @@ def test_a_company_without_an_agreement_is_told_it_cannot_book(
 
 
 def test_operator_day_view_shows_companies_and_attendance_buttons(
-    agreement: Agreement, applicant: User, operator: User, login: Callable[..., Client]
+    agreement: Agreement,
+    applicant: User,
+    operator: User,
+    login: Callable[..., Client],
+    frozen: time_machine.Coordinates,
 ) -> None:
     morning = booking_create(
         agreement=agreement, seat=_seat("1-01"), starts_at=kst(2025, 9, 22, 9), actor=applicant
     )
     client = login(Client(), operator)
+    # At 08:00 check-in has not opened yet: no button that would be refused.
+    early = client.get(reverse("access:room_day") + "?day=2025-09-22").content.decode()
+    assert reverse("access:booking_check_in", args=[morning.pk]) not in early
+    frozen.move_to(kst(2025, 9, 22, 8, 30, 0))
 
     page = client.get(reverse("access:room_day") + "?day=2025-09-22").content.decode()
 
@@ -146,6 +154,10 @@ def test_operator_day_view_shows_companies_and_attendance_buttons(
     assert ClosedRoomBooking.objects.get().status == "checked_in"
     page = client.get(reverse("access:room_day") + "?day=2025-09-22").content.decode()
     assert reverse("access:booking_check_out", args=[morning.pk]) in page
+    # The next day the check-out can no longer be recorded, so the button is gone.
+    frozen.move_to(kst(2025, 9, 23, 0, 0, 0))
+    page = client.get(reverse("access:room_day") + "?day=2025-09-22").content.decode()
+    assert reverse("access:booking_check_out", args=[morning.pk]) not in page
 
 
 def test_day_view_of_a_closed_day_says_so_and_lists_bookings_left_on_it(

@@ -1,0 +1,22 @@
+"""Every periodic task in the beat schedule is a task a worker registers: a typo in a name would otherwise
+leave a reconciler silently never running."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from config.celery import app
+
+
+def test_every_scheduled_task_is_registered() -> None:
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert scheduled == {
+        "medbroker.agreements.tasks.agreements_close_ended",
+        "medbroker.access.tasks.grants_reconcile",
+        "medbroker.access.tasks_rooms.bookings_reconcile",
+        "medbroker.compute.tasks.allocations_reconcile",
+        "medbroker.outcomes.tasks.reports_remind",
+    }
+    assert scheduled <= set(app.tasks)
