@@ -202,7 +202,7 @@ CELERY_BEAT_SCHEDULE = {
 MEDBROKER_ROOM_SLOTS = env.str("MEDBROKER_ROOM_SLOTS", default="09:00-12:00,13:00-18:00")
 MEDBROKER_ROOM_OPEN_DAYS = env.str("MEDBROKER_ROOM_OPEN_DAYS", default="mon,tue,wed,thu,fri")
 MEDBROKER_ROOM_WEEKLY_HOURS = env.int("MEDBROKER_ROOM_WEEKLY_HOURS", default=16)
-# How many days before a grant ends the company is told (issue: "expiring (7 days before)").
+# How many days before a grant ends the company is told that it is expiring.
 MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS = env.int("MEDBROKER_GRANT_EXPIRY_NOTICE_DAYS", default=7)
 # Step ⑥: the results report is due this many days after the agreement's last day.
 MEDBROKER_REPORT_DUE_DAYS = env.int("MEDBROKER_REPORT_DUE_DAYS", default=14)

@@ -1,4 +1,4 @@
-"""Bonus pages: the applicant's preview and the operators' evidence verification (issue 3, item 4).
+"""Bonus pages: the applicant's preview and the operators' evidence verification.
 
 Thin: the selectors decide who sees which application, the services compute and record.
 Reviewers see the bonus only through their own pages; here they are refused (403).

@@ -1,4 +1,4 @@
-"""The ranking page, the operator's decisions, publication and the exports (issue 3, items 5–7).
+"""The ranking page, the operator's decisions, publication and the exports.
 
 Operators and auditors read everything; only operators decide and publish (an auditor's POST is 403). The
 committee chair reads the ranking and the reviewer statistics without buttons, and without the

@@ -1,4 +1,4 @@
-"""The company's review results (issue 3, item 6): outcome, support scale and its own score breakdown.
+"""The company's review results: outcome, support scale and its own score breakdown.
 
 Applicants only, for their own company's applications (another company's is 404). Everything shown comes
 from the published decision; before publication the page says "심사 중" and nothing more.

@@ -1,4 +1,4 @@
-"""The selection decision and its support scale (issue 3, item 6), and the publication of the results.
+"""The selection decision and its support scale, and the publication of the results.
 
 The operator decides once the committee has closed, so the scores a decision freezes can no longer move.
 Each decision stores a snapshot of the numbers behind it (review score, verified bonus, final score, rank,

@@ -1,6 +1,6 @@
 """Bonus evidence of an application: building the engine's input from its rows, and the operator's verdicts.
 
-Only evidence an operator has verified counts in the final score (issue 3, item 4); the applicant's preview
+Only evidence an operator has verified counts in the final score; the applicant's preview
 counts everything it entered. A verdict names a row by its primary key; editing a section of the
 application replaces its rows (``application_update``), so a verdict never carries over to changed evidence.
 """

@@ -1,4 +1,4 @@
-"""Exports of a committee's work (issue 3, item 7): score sheets and ranking to Excel, the minutes as a PDF.
+"""Exports of a committee's work: score sheets and ranking to Excel, the minutes as a PDF.
 
 Every export carries scores and company names outside the platform, so each one is a sensitive read and
 writes an audit event naming who took what. Scores are read only through ``submitted_sheets``, so a sheet

@@ -1,4 +1,4 @@
-"""Aggregation and ranking of a committee's scores (issue 3, item 5), as pure functions over plain data.
+"""Aggregation and ranking of a committee's scores, as pure functions over plain data.
 
 Nothing here reads the database: the selector (``reviews.selectors.ranking``) gathers the submitted sheets
 and the verified bonus, and these functions decide. That keeps every rule of the call testable with numbers

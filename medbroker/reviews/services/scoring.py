@@ -6,7 +6,7 @@ silently, and a reviewer must find on the sheet exactly what they typed. Half po
 allowed, as are 7.25; the call does not forbid them, and refusing them would be a rule of our own.
 
 On the five-grade scale (a call setting) the reviewer picks A–E and the points are derived:
-A 100 %, B 80 %, C 60 %, D 40 %, E 20 % of the item's maximum (issue 3 §3), to two places.
+A 100 %, B 80 %, C 60 %, D 40 %, E 20 % of the item's maximum, to two places.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ FULL_POINTS = {
 }
 FULL_TOTAL = Decimal("81.50")
 
-# The five ways a member comes to be conflicted on an application (issue 3 §1).
+# The five ways a member comes to be conflicted on an application.
 CONFLICT_FORMS = [
     "same_organisation",
     "declared_relation",

@@ -1,4 +1,4 @@
-"""``medbroker bonus --call SLUG --evidence FILE.json`` (issue 3, item 4)."""
+"""``medbroker bonus --call SLUG --evidence FILE.json``."""
 
 from __future__ import annotations
 

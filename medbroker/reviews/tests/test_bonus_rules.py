@@ -1,4 +1,4 @@
-"""The bonus engine at every boundary of the 2025 rules (announcement §6.1; issue 3, item 4). No database."""
+"""The bonus engine at every boundary of the 2025 rules (announcement §6.1). No database."""
 
 from __future__ import annotations
 

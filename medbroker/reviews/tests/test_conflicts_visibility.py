@@ -1,4 +1,4 @@
-"""The key property of issue 3 §1: a conflicted reviewer never sees the application, its documents or its
+"""The key property of the conflict rules: a conflicted reviewer never sees the application, its documents or its
 scores, anywhere, and never appears assigned to it. Proven for each of the five ways to be conflicted:
 제척 (same organisation), 제척 (declared relation), 회피, 기피 upheld and 기피 still pending.
 

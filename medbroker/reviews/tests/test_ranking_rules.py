@@ -1,4 +1,4 @@
-"""The aggregation and ranking rules (issue 3, item 5) over plain numbers: no database."""
+"""The aggregation and ranking rules over plain numbers: no database."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class Command(BaseCommand):
             "--evidence",
             required=True,
             metavar="FILE.json",
-            help="the evidence file (format: issue 3, item 4)",
+            help="a JSON file of evidence: revenue, government_projects, certifications, intellectual_property",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
