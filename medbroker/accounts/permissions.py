@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
-from medbroker.accounts.models import Role
+from medbroker.accounts.models import Role, User
+from medbroker.core.errors import PermissionDeniedError
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
 
@@ -34,3 +36,13 @@ def role_required(*roles: str) -> Callable[[ViewFunc], ViewFunc]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def operator_ensure(actor: User, what: Any = None) -> None:
+    """Services' own check that only an operator does ``what`` (views check roles too; services must not
+    rely on it, since the API, tasks and the shell call them directly)."""
+    if actor.has_role(Role.OPERATOR):
+        return
+    if what is None:
+        raise PermissionDeniedError("forbidden", _("운영자만 할 수 있습니다."))
+    raise PermissionDeniedError("forbidden", _("%(what)s은(는) 운영자만 할 수 있습니다.") % {"what": what})

@@ -47,6 +47,7 @@ from medbroker.agreements.services.agreements import (
     agreement_create_from_decision,
     agreement_terminate,
 )
+from medbroker.agreements.services.documents import period_end_display
 from medbroker.agreements.services.signatures import agreement_sign, signature_file_open
 from medbroker.calls.models import Call
 from medbroker.core import timeutils
@@ -215,7 +216,7 @@ def _detail_page(
         "side": side,
         "side_label": AgreementSignature.Side(side).label if side else "",
         "in_force": agreement_in_force(agreement, at=timeutils.now()),
-        "period_end": f"{agreement.ends_on:%Y-%m-%d} 23:59:59 (KST)",
+        "period_end": period_end_display(agreement),
         "is_operator": is_operator,
         "is_member": side == AgreementSignature.Side.COMPANY,
         "can_sign": can_sign,

@@ -6,7 +6,6 @@ Only the company's members write a report and only operators review one; an audi
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 from medbroker.accounts.models import Role
 from medbroker.accounts.permissions import STAFF_READ_ROLES, role_required
 from medbroker.agreements.models import Agreement
-from medbroker.agreements.selectors import agreement_for_user, agreements_visible_to
+from medbroker.agreements.selectors import agreement_for_user, agreements_visible_to, user_is_company_member
 from medbroker.calls.models import Call
 from medbroker.calls.services.documents import CONTENT_TYPES
 from medbroker.core import timeutils
@@ -37,7 +36,6 @@ from medbroker.outcomes.forms import (
 from medbroker.outcomes.models import ResultsReport
 from medbroker.outcomes.selectors.reports import (
     REPORTABLE_AGREEMENT_STATUSES,
-    agreement_member,
     report_attachment_for_user,
     report_deadline,
     report_for_user,
@@ -46,6 +44,7 @@ from medbroker.outcomes.selectors.reports import (
     report_is_late,
     report_is_overdue,
     report_missing_sections,
+    reports_filter,
     reports_visible_to,
     section_label,
 )
@@ -83,30 +82,13 @@ def _report(request: HttpRequest, pk: int) -> ResultsReport:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _late_ids(reports: QuerySet[ResultsReport]) -> list[int]:
-    rows = reports.filter(submitted_at__isnull=False).values_list("pk", "due_on", "submitted_at")
-    return [
-        pk
-        for pk, due_on, submitted_at in rows
-        if submitted_at is not None
-        and submitted_at >= timeutils.kst(due_on.year, due_on.month, due_on.day) + dt.timedelta(days=1)
-    ]
-
-
 def _filtered(reports: QuerySet[ResultsReport], form: ReportFilterForm) -> QuerySet[ResultsReport]:
     if not form.is_valid():
         return reports
     data = form.cleaned_data
-    if data.get("call"):
-        reports = reports.filter(agreement__call__slug=data["call"])
-    if data.get("status"):
-        reports = reports.filter(status=data["status"])
-    if data.get("due") == "overdue":
-        # Never submitted and the due date is over (it counts in full, to 23:59:59 KST).
-        reports = reports.filter(submitted_at__isnull=True, due_on__lt=timeutils.today_kst())
-    elif data.get("due") == "late":
-        reports = reports.filter(pk__in=_late_ids(reports))
-    return reports
+    return reports_filter(
+        reports, call_slug=data.get("call") or "", status=data.get("status") or "", due=data.get("due") or ""
+    )
 
 
 def _unopened(request: HttpRequest) -> list[Agreement]:
@@ -118,7 +100,7 @@ def _unopened(request: HttpRequest) -> list[Agreement]:
         status__in=REPORTABLE_AGREEMENT_STATUSES, results_report__isnull=True
     )
     if not user.has_role(Role.OPERATOR):
-        return [a for a in agreements.order_by("number") if agreement_member(a, user)]
+        return [a for a in agreements.order_by("number") if user_is_company_member(a, user)]
     return list(agreements.order_by("number"))
 
 
@@ -182,7 +164,7 @@ def report_open_view(request: HttpRequest, pk: int) -> HttpResponse:
 def _detail_context(request: HttpRequest, report: ResultsReport, **forms: Any) -> dict[str, Any]:
     user = request_user(request)
     agreement = report.agreement
-    can_edit = agreement_member(agreement, user) and report_is_editable(report)
+    can_edit = user_is_company_member(agreement, user) and report_is_editable(report)
     can_review = user.has_role(Role.OPERATOR) and report.status == ResultsReport.Status.SUBMITTED
     missing = report_missing_sections(report)
     context: dict[str, Any] = {
@@ -190,7 +172,7 @@ def _detail_context(request: HttpRequest, report: ResultsReport, **forms: Any) -
         "agreement": agreement,
         "can_edit": can_edit,
         "can_review": can_review,
-        "is_member": agreement_member(agreement, user),
+        "is_member": user_is_company_member(agreement, user),
         "missing": [section_label(name) for name in missing],
         "is_late": report_is_late(report),
         "is_overdue": report_is_overdue(report, at=timeutils.now()),

@@ -25,8 +25,9 @@ from medbroker.access.selectors.grants import (
     grant_refusal,
     grant_remote_refusal,
 )
-from medbroker.access.services.online import online_sessions_end, operator_ensure
+from medbroker.access.services.online import online_sessions_end
 from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.services.notifications import notification_send, organisation_recipients
 from medbroker.agreements.models import Agreement, AgreementDataset, AgreementVersion
 from medbroker.agreements.selectors import agreement_in_force, agreement_terms

@@ -22,6 +22,7 @@ from medbroker.access.selectors.grants import (
     online_account_live,
 )
 from medbroker.accounts.models import Role, User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.selectors import user_has_second_factor
 from medbroker.accounts.services.second_factor import second_factor_verify
 from medbroker.agreements.models import Agreement
@@ -29,11 +30,6 @@ from medbroker.agreements.selectors import agreement_in_force, agreement_terms, 
 from medbroker.audit.services import audit_record
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
-
-
-def operator_ensure(actor: User) -> None:
-    if not actor.has_role(Role.OPERATOR):
-        raise PermissionDeniedError("forbidden", _("운영자만 할 수 있습니다."))
 
 
 def _second_factor_required() -> DomainError:

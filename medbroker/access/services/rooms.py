@@ -37,19 +37,13 @@ from medbroker.access.selectors.rooms import (
     weekly_hours_limit,
 )
 from medbroker.accounts.models import Role, User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.services.notifications import notification_send
 from medbroker.agreements.models import Agreement
 from medbroker.agreements.selectors import agreement_member_ensure
 from medbroker.audit.services import audit_record
 from medbroker.core import timeutils
-from medbroker.core.errors import DomainError, PermissionDeniedError
-
-
-def _operator_ensure(actor: User, what: str) -> None:
-    if not actor.has_role(Role.OPERATOR):
-        raise PermissionDeniedError(
-            "forbidden", _("%(what)s은(는) 운영자만 할 수 있습니다.") % {"what": what}
-        )
+from medbroker.core.errors import DomainError
 
 
 def slot_label(starts_at: dt.datetime, ends_at: dt.datetime) -> str:
@@ -134,7 +128,7 @@ def rooms_configure(*, layout: Sequence[tuple[str, str, int]], actor: User | Non
 def room_add(
     *, name: str, location: str, seat_count: int, actor: User, request: HttpRequest | None = None
 ) -> Room:
-    _operator_ensure(actor, _("학습실 추가"))
+    operator_ensure(actor, _("학습실 추가"))
     name = name.strip()
     if not name:
         raise DomainError("room_name_required", _("학습실 이름을 입력해 주세요."), field="name")
@@ -162,7 +156,7 @@ def room_add(
 def seat_active_set(*, seat: Seat, active: bool, actor: User, request: HttpRequest | None = None) -> Seat:
     """Stop a seat from taking new bookings, or open it again. Bookings it already has stay as they are:
     the operator cancels them one by one, with a reason the company is told."""
-    _operator_ensure(actor, _("좌석 관리"))
+    operator_ensure(actor, _("좌석 관리"))
     seat = Seat.objects.select_for_update().select_related("room").get(pk=seat.pk)
     if seat.is_active == active:
         return seat
@@ -388,7 +382,7 @@ def booking_check_in(
     """The operator at the room records that the company's member came in: from ``CHECK_IN_GRACE`` before
     the slot until it ends, and only while a closed-room grant of the agreement still covers the slot (a
     grant revoked or an agreement terminated after booking leaves the seat booked but unusable)."""
-    _operator_ensure(actor, _("입실 기록"))
+    operator_ensure(actor, _("입실 기록"))
     booking = _booking_lock(booking)
     if booking.status != ClosedRoomBooking.Status.BOOKED:
         raise DomainError(
@@ -445,7 +439,7 @@ def booking_check_out(
     *, booking: ClosedRoomBooking, actor: User, request: HttpRequest | None = None
 ) -> ClosedRoomBooking:
     """The operator records that the member left: after check-in and until the end of that KST day."""
-    _operator_ensure(actor, _("퇴실 기록"))
+    operator_ensure(actor, _("퇴실 기록"))
     booking = _booking_lock(booking)
     closes_at = booking_check_out_closes_at(booking)
     if booking.status != ClosedRoomBooking.Status.CHECKED_IN or closes_at is None:

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from medbroker.access.models import AccessGrant, ViewingRequest
 from medbroker.access.services.grants import grant_notify, grant_window_text
-from medbroker.access.services.online import operator_ensure
 from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.services.notifications import notification_send, organisation_recipients
 from medbroker.agreements.models import Agreement
 from medbroker.agreements.selectors import agreement_in_force, agreement_member_ensure, agreement_terms

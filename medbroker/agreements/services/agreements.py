@@ -18,7 +18,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from medbroker.accounts.models import Role, User
+from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.services.notifications import notification_send, organisation_recipients
 from medbroker.agreements.models import Agreement, AgreementDataset, AgreementVersion
 from medbroker.agreements.services.documents import agreement_document_store, period_end_display
@@ -26,7 +27,7 @@ from medbroker.audit.services import audit_record
 from medbroker.calls.models import ComputeOption
 from medbroker.catalog.models import Dataset, Sensitivity
 from medbroker.core import timeutils
-from medbroker.core.errors import DomainError, PermissionDeniedError
+from medbroker.core.errors import DomainError
 from medbroker.reviews.models import Decision
 
 # (dataset, number of cases, annotated data wanted): one line of an agreement's data terms.
@@ -37,13 +38,6 @@ OPEN_STATUSES = (Agreement.Status.AWAITING_SIGNATURES, Agreement.Status.ACTIVE)
 
 def agreement_link(agreement: Agreement) -> str:
     return reverse("agreements:agreement_detail", args=[agreement.pk])
-
-
-def operator_ensure(actor: User, what: str) -> None:
-    if not actor.has_role(Role.OPERATOR):
-        raise PermissionDeniedError(
-            "forbidden", _("%(what)s은(는) 운영자만 할 수 있습니다.") % {"what": what}, status_code=403
-        )
 
 
 def _reason_ensure(reason: str) -> str:
@@ -235,7 +229,7 @@ def agreement_create_from_decision(
                     "%(call)s 선정에 따른 협약서가 준비되었습니다. 협약서를 확인하고 서명해 주세요. "
                     "협약 기간은 서명일부터 %(end)s까지입니다."
                 )
-                % {"call": call.title, "end": period_end_display(version)},
+                % {"call": call.title, "end": period_end_display(version.agreement)},
             )
     except BaseException:
         for name in stored:

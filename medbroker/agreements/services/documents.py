@@ -13,16 +13,16 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 
 from medbroker.accounts.models import Organisation
-from medbroker.agreements.models import AgreementVersion
+from medbroker.agreements.models import Agreement, AgreementVersion
 from medbroker.catalog.models import Sensitivity
 from medbroker.core.pdf import pdf_render
 
 DOCUMENT_TEMPLATE = "agreements/document_pdf.html"
 
 
-def period_end_display(version: AgreementVersion) -> str:
+def period_end_display(agreement: Agreement) -> str:
     """The last instant of the period as the agreement states it: "2025-11-28 23:59:59 (KST)"."""
-    return f"{version.agreement.ends_on:%Y-%m-%d} 23:59:59 (KST)"
+    return f"{agreement.ends_on:%Y-%m-%d} 23:59:59 (KST)"
 
 
 def _lab_name(version: AgreementVersion) -> str:
@@ -42,7 +42,7 @@ def agreement_document_context(version: AgreementVersion) -> dict[str, Any]:
         "rows": rows,
         "online_titles": [row.dataset.title for row in rows if row.dataset.sensitivity == Sensitivity.LOW],
         "compute": version.compute_option,
-        "period_end": period_end_display(version),
+        "period_end": period_end_display(version.agreement),
         "report_due_days": settings.MEDBROKER_REPORT_DUE_DAYS,
     }
 

@@ -58,7 +58,8 @@ def _signable_ensure(version: AgreementVersion, agreement: Agreement, side: str)
         # A signature after the last day would open a period that is already over.
         raise DomainError(
             "support_period_over",
-            _("지원기간(%(end)s)이 끝나 서명할 수 없습니다.") % {"end": period_end_display(version)},
+            _("지원기간(%(end)s)이 끝나 서명할 수 없습니다.")
+            % {"end": period_end_display(version.agreement)},
             status_code=409,
         )
     if version.status != AgreementVersion.Status.PENDING:
@@ -123,7 +124,7 @@ def _notify_signed(agreement: Agreement, version: AgreementVersion, side: str, *
             title = _("협약 체결: %(number)s") % {"number": agreement.number}
             body = _("양측 서명으로 협약이 체결되었습니다. 협약 기간: %(start)s ~ %(end)s") % {
                 "start": f"{agreement.starts_on:%Y-%m-%d}",
-                "end": period_end_display(version),
+                "end": period_end_display(version.agreement),
             }
         else:
             title = _("변경 협약 발효: %(number)s (%(version)s차)") % {

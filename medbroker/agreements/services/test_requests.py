@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.accounts.services.notifications import (
     notification_send,
     operator_recipients,
@@ -18,7 +19,6 @@ from medbroker.accounts.services.notifications import (
 )
 from medbroker.agreements.models import Agreement, PerformanceTestRequest
 from medbroker.agreements.selectors import agreement_in_force, agreement_member_ensure
-from medbroker.agreements.services.agreements import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError

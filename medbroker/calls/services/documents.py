@@ -103,6 +103,8 @@ def _zip_type(stream: IO[bytes]) -> str | None:
                 for kind, (main_part, main_type) in _OOXML_MAIN_PARTS.items():
                     if main_part in names and main_type in content_types:
                         return kind
+    # zipfile raises NotImplementedError for a compression method it cannot read: such a file is refused
+    # as not a document, like a corrupt archive.
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, NotImplementedError):
         return None
     return None

@@ -15,8 +15,10 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from medbroker.accounts.models import Role, User
+from medbroker.accounts.permissions import STAFF_READ_ROLES
 from medbroker.agreements.models import Agreement
 from medbroker.audit.models import AuditEvent
+from medbroker.core import timeutils
 from medbroker.core.errors import NotFoundError
 from medbroker.outcomes.models import ReportAttachment, ResultsReport
 from medbroker.outcomes.selectors.usage import day_start
@@ -28,7 +30,6 @@ REQUIRED_SECTIONS = ("data_usage", "compute_usage", "model_performance", "summar
 EDITABLE_STATUSES = (Status.DRAFT, Status.RETURNED)
 # An agreement that has run (or runs now) owes a report; one never signed or terminated early does not.
 REPORTABLE_AGREEMENT_STATUSES = (Agreement.Status.ACTIVE, Agreement.Status.ENDED)
-STAFF_ROLES = (Role.OPERATOR, Role.AUDITOR)
 
 
 def section_label(name: str) -> str:
@@ -39,19 +40,9 @@ def report_for_agreement(agreement: Agreement) -> ResultsReport | None:
     return ResultsReport.objects.filter(agreement=agreement).first()
 
 
-def agreement_member(agreement: Agreement, user: User) -> bool:
-    """An active applicant-role member of the agreement's company."""
-    return bool(
-        user.is_active
-        and user.has_role(Role.APPLICANT)
-        and user.organisation_id is not None
-        and user.organisation_id == agreement.company_id
-    )
-
-
 def reports_visible_to(user: User) -> QuerySet[ResultsReport]:
     reports = ResultsReport.objects.select_related("agreement__call", "agreement__company", "submitted_by")
-    if user.has_role(*STAFF_ROLES):
+    if user.has_role(*STAFF_READ_ROLES):
         return reports
     if user.has_role(Role.APPLICANT) and user.organisation_id is not None:
         return reports.filter(agreement__company_id=user.organisation_id)
@@ -89,6 +80,28 @@ def report_deadline(report: ResultsReport) -> dt.datetime:
 
 def report_is_late(report: ResultsReport) -> bool:
     return report.submitted_at is not None and report.submitted_at >= report_deadline(report)
+
+
+def reports_filter(
+    reports: QuerySet[ResultsReport], *, call_slug: str = "", status: str = "", due: str = ""
+) -> QuerySet[ResultsReport]:
+    """The report list's filters: call, status, and "overdue" (never submitted, due date over) or "late"
+    (submitted after the due date)."""
+    if call_slug:
+        reports = reports.filter(agreement__call__slug=call_slug)
+    if status:
+        reports = reports.filter(status=status)
+    if due == "overdue":
+        # The due date counts in full, to 23:59:59 KST.
+        reports = reports.filter(submitted_at__isnull=True, due_on__lt=timeutils.today_kst())
+    elif due == "late":
+        submitted = (
+            reports.filter(submitted_at__isnull=False)
+            .select_related(None)
+            .only("pk", "due_on", "submitted_at")
+        )
+        reports = reports.filter(pk__in=[report.pk for report in submitted if report_is_late(report)])
+    return reports
 
 
 def report_is_overdue(report: ResultsReport, *, at: dt.datetime) -> bool:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from medbroker.accounts.models import Role, User
 from medbroker.accounts.services.notifications import notification_send, organisation_recipients
 from medbroker.agreements.models import Agreement
+from medbroker.agreements.selectors import user_is_company_member
 from medbroker.audit.services import audit_record
 from medbroker.calls.services.documents import document_check
 from medbroker.core import timeutils
@@ -32,7 +33,6 @@ from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.outcomes.models import ReportAttachment, ReportOutcome, ReportReview, ResultsReport
 from medbroker.outcomes.selectors.reports import (
     REPORTABLE_AGREEMENT_STATUSES,
-    agreement_member,
     report_is_editable,
     report_is_late,
     report_missing_sections,
@@ -65,7 +65,7 @@ def _member_ensure(report_or_agreement: ResultsReport | Agreement, actor: User, 
         if isinstance(report_or_agreement, ResultsReport)
         else report_or_agreement
     )
-    if not agreement_member(agreement, actor):
+    if not user_is_company_member(agreement, actor):
         raise PermissionDeniedError(
             "not_member", _("%(what)s은(는) 협약 기업의 담당자만 할 수 있습니다.") % {"what": what}
         )
@@ -182,7 +182,7 @@ def report_create(*, agreement: Agreement, actor: User | None) -> tuple[ResultsR
 def report_open(*, agreement: Agreement, actor: User, request: HttpRequest | None = None) -> ResultsReport:
     """The agreement's report, opened now if it was not yet: for the company's members and operators, once
     the agreement is signed (active) or has ended."""
-    if not (actor.has_role(Role.OPERATOR) or agreement_member(agreement, actor)):
+    if not (actor.has_role(Role.OPERATOR) or user_is_company_member(agreement, actor)):
         raise PermissionDeniedError(
             "not_member", _("결과보고서는 협약 기업의 담당자나 운영자만 열 수 있습니다.")
         )

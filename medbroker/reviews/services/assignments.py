@@ -8,10 +8,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from medbroker.accounts.models import Role, User
+from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.calls.models import Application, ApplicationDocument
-from medbroker.core.errors import DomainError, PermissionDeniedError
+from medbroker.core.errors import DomainError
 from medbroker.reviews.models import Assignment, Committee, CommitteeMember, Conflict, ScoreSheet
 from medbroker.reviews.selectors.committee import (
     REVIEWABLE_STATUSES,
@@ -33,11 +34,6 @@ def committee_ensure_open(committee: Committee) -> None:
         raise DomainError(
             "committee_closed", _("평가가 종료된 위원회입니다. 변경할 수 없습니다."), status_code=409
         )
-
-
-def operator_ensure(actor: User) -> None:
-    if not actor.has_role(Role.OPERATOR):
-        raise PermissionDeniedError("forbidden", _("운영자만 할 수 있습니다."))
 
 
 def sheet_snapshot(sheet: ScoreSheet | None) -> dict[str, object] | None:

@@ -12,12 +12,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from medbroker.accounts.models import Organisation, Role, User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.calls.models import Call
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError
 from medbroker.reviews.models import Committee, CommitteeMember, ScoreEntry, ScoreSheet
-from medbroker.reviews.services.assignments import committee_ensure_open, operator_ensure
+from medbroker.reviews.services.assignments import committee_ensure_open
 
 # The settings an operator may change while the committee is open.
 SETTING_FIELDS = (

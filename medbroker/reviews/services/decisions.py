@@ -16,24 +16,18 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
-from medbroker.accounts.models import Role, User
+from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.calls.models import Application, ComputeOption
 from medbroker.core import timeutils
-from medbroker.core.errors import DomainError, PermissionDeniedError
+from medbroker.core.errors import DomainError
 from medbroker.reviews.models import Committee, Decision
 from medbroker.reviews.selectors.ranking import item_breakdown, ranking_for_committee
 from medbroker.reviews.services.evidence import bonus_for_application
 from medbroker.reviews.services.ranking import RankedRow
 
 Outcome = Decision.Outcome
-
-
-def _operator_ensure(actor: User, what: str) -> None:
-    if not actor.has_role(Role.OPERATOR):
-        raise PermissionDeniedError(
-            "forbidden", _("%(what)s은(는) 운영자만 할 수 있습니다.") % {"what": what}
-        )
 
 
 def _closed_committee(application: Application) -> Committee:
@@ -178,7 +172,7 @@ def decision_record(
     without any score; datasets the company did not request; a GPU not offered by the call; a period
     ending after the call's support period or starting after its end.
     """
-    _operator_ensure(actor, _("선정 결과 입력"))
+    operator_ensure(actor, _("선정 결과 입력"))
     if outcome not in Outcome.values:
         raise DomainError(
             "invalid_outcome", _("알 수 없는 결과입니다: %(o)s") % {"o": outcome}, field="outcome"
@@ -266,7 +260,7 @@ def decisions_publish(*, committee: Committee, actor: User, request: HttpRequest
     All at once or nothing: every reviewed application must have a decision, so no company learns its
     result while another's is still open.
     """
-    _operator_ensure(actor, _("결과 공개"))
+    operator_ensure(actor, _("결과 공개"))
     committee = Committee.objects.select_for_update().select_related("call").get(pk=committee.pk)
     if committee.status != Committee.Status.CLOSED:
         raise DomainError(

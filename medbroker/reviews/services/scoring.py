@@ -20,13 +20,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from medbroker.accounts.models import User
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.calls.models import RubricItem
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, NotFoundError
 from medbroker.reviews.models import Assignment, Committee, ScoreEntry, ScoreSheet
 from medbroker.reviews.selectors.committee import member_is_conflicted, sheet_total
-from medbroker.reviews.services.assignments import committee_ensure_open, operator_ensure
+from medbroker.reviews.services.assignments import committee_ensure_open
 
 GRADE_PERCENT: dict[str, int] = {"A": 100, "B": 80, "C": 60, "D": 40, "E": 20}
 _TWO_PLACES = Decimal("0.01")
