@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "medbroker.accounts",
     "medbroker.audit",
     "medbroker.catalog",
+    "medbroker.ingest",
     "medbroker.calls",
     "medbroker.reviews",
     "medbroker.agreements",
@@ -210,6 +211,23 @@ MEDBROKER_REPORT_DUE_DAYS = env.int("MEDBROKER_REPORT_DUE_DAYS", default=14)
 MEDBROKER_REPORT_REMINDER_DAYS = env.int("MEDBROKER_REPORT_REMINDER_DAYS", default=7)
 # Days an offered GPU (from the waiting list) is held for the company before it goes to the next one.
 MEDBROKER_GPU_OFFER_DAYS = env.int("MEDBROKER_GPU_OFFER_DAYS", default=3)
+
+# Ingest. A data steward may scan only folders under these roots (comma-separated absolute paths): the
+# page takes a path typed by a user, and the server must not read its own files for them.
+MEDBROKER_SCAN_ROOTS = [
+    str(Path(root).resolve())
+    for root in env.list("MEDBROKER_SCAN_ROOTS", default=[str(VAR_DIR / "datasets")])
+]
+# Worker processes of a scan (0: one per CPU core).
+MEDBROKER_SCAN_WORKERS = env.int("MEDBROKER_SCAN_WORKERS", default=0)
+# A DICOM header larger than this is reported as an error instead of being read (a corrupt length or a
+# file that is not what it claims would otherwise make the scanner read gigabytes).
+MEDBROKER_SCAN_MAX_HEADER_BYTES = env.int("MEDBROKER_SCAN_MAX_HEADER_BYTES", default=64 * 1024 * 1024)
+# Counts under this are shown to companies as "< k" (small-cell suppression of the key information).
+MEDBROKER_SMALL_CELL_K = env.int("MEDBROKER_SMALL_CELL_K", default=5)
+# With in-process Celery (the embedded default) a scan started from the page runs in a thread of the web
+# process, so the page can show its progress; tests set this to False to run it inline.
+MEDBROKER_SCAN_IN_THREAD = env.bool("MEDBROKER_SCAN_IN_THREAD", default=True)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")

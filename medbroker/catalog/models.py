@@ -89,6 +89,12 @@ class Dataset(TimeStampedModel):
         PUBLISHED = "published", _("공개")
         WITHDRAWN = "withdrawn", _("공개 중단")
 
+    class Deidentification(models.TextChoices):
+        NOT_CHECKED = "not_checked", _("점검 전")
+        CLEAN = "clean", _("발견 사항 없음")
+        FINDINGS = "findings", _("발견 사항 있음")
+        OVERRIDDEN = "overridden", _("운영자 승인으로 공개 허용")
+
     institution = models.ForeignKey(
         Institution, verbose_name=_("보유기관"), on_delete=models.PROTECT, related_name="datasets"
     )
@@ -130,6 +136,30 @@ class Dataset(TimeStampedModel):
     )
     source_note = models.CharField(_("출처"), max_length=300, blank=True)
     key_information = models.JSONField(_("주요 정보"), default=dict, blank=True)
+    # What the last scan of the data found (patients, studies, distributions, acquisition parameters),
+    # written by the ingest step through ``dataset_scan_apply``; shown to companies with small cells
+    # suppressed. Empty until the dataset is scanned.
+    scan_summary = models.JSONField(_("스캔 요약"), default=dict, blank=True)
+    scanned_at = models.DateTimeField(_("스캔 시각"), null=True, blank=True)
+    # The de-identification audit of the last scan (DICOM PS3.15 Annex E): findings block publication
+    # until they are fixed (a clean re-scan) or an operator overrides with a reason.
+    deidentification = models.CharField(
+        _("비식별 점검"),
+        max_length=20,
+        choices=Deidentification.choices,
+        default=Deidentification.NOT_CHECKED,
+    )
+    deidentification_findings = models.PositiveIntegerField(_("발견 사항이 있는 파일 수"), default=0)
+    deidentification_override_reason = models.TextField(_("공개 허용 사유"), blank=True)
+    deidentification_override_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("공개 허용 운영자"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deidentification_override_at = models.DateTimeField(_("공개 허용 시각"), null=True, blank=True)
     # Lower-cased text of every searchable field in both languages, kept by the catalogue services.
     search_document = models.TextField(editable=False, blank=True, default="")
 
