@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('catalog', '0002_dataset_deidentification_and_more'),
+        ('catalog', '0002_dataset_scan_and_deidentification'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
