@@ -20,6 +20,9 @@ from medbroker.accounts.tests.factories import (
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path: Any, settings: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Scans (the demo's among them) read and write only under the test's own folder, inline.
+    settings.MEDBROKER_SCAN_ROOTS = [str((tmp_path / "datasets").resolve())]
+    settings.MEDBROKER_SCAN_IN_THREAD = False
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("medbroker.accounts.urls")),
     path("catalog/", include("medbroker.catalog.urls")),
+    path("ingest/", include("medbroker.ingest.urls")),
     path("calls/", include("medbroker.calls.urls")),
     path("reviews/", include("medbroker.reviews.urls")),
     path("agreements/", include("medbroker.agreements.urls")),

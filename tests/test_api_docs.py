@@ -24,6 +24,8 @@ def test_the_openapi_description_lists_the_routes(client):
         "/api/v1/datasets",
         "/api/v1/datasets/totals",
         "/api/v1/datasets/{dataset_id}",
+        "/api/v1/datasets/{dataset_id}/dcat",
+        "/api/v1/datasets/{dataset_id}/croissant",
         "/api/v1/consultations",
         "/api/v1/consultations/{consultation_id}",
         "/api/v1/consultations/{consultation_id}/messages",
@@ -49,4 +51,9 @@ def test_the_openapi_description_lists_the_routes(client):
         "/api/v1/outcomes/reports",
         "/api/v1/outcomes/reports/{report_id}",
         "/api/v1/outcomes/reports/{report_id}/submit",
+        "/api/v1/ingest/datasets/{dataset_id}/profile",
+        "/api/v1/ingest/datasets/{dataset_id}/scans",
+        "/api/v1/ingest/scans/{job_id}",
+        "/api/v1/ingest/datasets/{dataset_id}/deidentification",
+        "/api/v1/ingest/datasets/{dataset_id}/deidentification/override",
     }

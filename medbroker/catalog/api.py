@@ -5,14 +5,16 @@ cached a draft would keep publishing it after the steward decided otherwise.
 """
 
 import datetime as dt
-from typing import Any
+import json
+from typing import Any, Literal
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 
+from medbroker.catalog.metadata import dataset_croissant, dataset_dcat
 from medbroker.catalog.models import Dataset
 from medbroker.catalog.selectors import (
     ANNOTATED_NO,
@@ -181,11 +183,16 @@ def totals(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.get("/{int:dataset_id}", response=DatasetDetailOut, summary="공개 데이터셋 한 건과 주요 정보")
-def dataset_detail(request: HttpRequest, dataset_id: int) -> dict[str, Any]:
+def _published_or_404(dataset_id: int) -> Dataset:
     dataset = dataset_published_get(pk=dataset_id)
     if dataset is None:
         raise NotFoundError("dataset_not_found", _("공개된 데이터셋 중에 해당 번호가 없습니다."))
+    return dataset
+
+
+@router.get("/{int:dataset_id}", response=DatasetDetailOut, summary="공개 데이터셋 한 건과 주요 정보")
+def dataset_detail(request: HttpRequest, dataset_id: int) -> dict[str, Any]:
+    dataset = _published_or_404(dataset_id)
     return {
         **_dataset_out(dataset),
         "description": dataset.description,
@@ -199,3 +206,48 @@ def dataset_detail(request: HttpRequest, dataset_id: int) -> dict[str, Any]:
             "phone": dataset.contact_phone,
         },
     }
+
+
+# The metadata files are documents in their own formats (RDF, JSON-LD), not this API's JSON: they are
+# returned as they are, with their own media types.
+TURTLE = "text/turtle; charset=utf-8"
+JSON_LD = "application/ld+json"
+
+
+@router.get(
+    "/{int:dataset_id}/dcat",
+    summary="공개 데이터셋의 HealthDCAT-AP 메타데이터",
+    description="DCAT-AP의 보건 확장(HealthDCAT-AP) 형식. 기본은 Turtle, `format=jsonld`이면 JSON-LD.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "HealthDCAT-AP 메타데이터",
+                "content": {"text/turtle": {}, "application/ld+json": {}},
+            }
+        }
+    },
+)
+def dataset_dcat_export(
+    request: HttpRequest,
+    dataset_id: int,
+    format: Literal["turtle", "jsonld"] = "turtle",
+) -> HttpResponse:
+    dataset = _published_or_404(dataset_id)
+    base_url = request.build_absolute_uri("/")
+    if format == "jsonld":
+        return HttpResponse(dataset_dcat(dataset, base_url=base_url, format="json-ld"), content_type=JSON_LD)
+    return HttpResponse(dataset_dcat(dataset, base_url=base_url, format="turtle"), content_type=TURTLE)
+
+
+@router.get(
+    "/{int:dataset_id}/croissant",
+    summary="공개 데이터셋의 Croissant 메타데이터",
+    description="MLCommons Croissant 1.0 JSON-LD (책임 있는 AI 항목 포함).",
+    openapi_extra={
+        "responses": {200: {"description": "Croissant JSON-LD", "content": {"application/ld+json": {}}}}
+    },
+)
+def dataset_croissant_export(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = _published_or_404(dataset_id)
+    document = dataset_croissant(dataset, base_url=request.build_absolute_uri("/"))
+    return HttpResponse(json.dumps(document, ensure_ascii=False, indent=2), content_type=JSON_LD)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils.functional import Promise
@@ -19,7 +20,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from medbroker.accounts.models import Role
-from medbroker.catalog.models import Dataset, DataType, Institution, Sensitivity
+from medbroker.catalog.models import Dataset, DataType, Institution, Modality, Sensitivity
 
 # Public sort columns of the catalogue table → the fields they order by (core.tables.table_build).
 # Anything not named here falls back to the default, so a forged ``?sort=`` never reaches order_by.
@@ -484,5 +485,293 @@ def dataset_totals(*, include_illustrative: bool = True) -> DatasetTotals:
             non_annotated=overall["non_annotated"] or 0,
             total=overall["total"] or 0,
             datasets=overall["datasets"],
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Key information found by the last scan, with small cells suppressed for outsiders
+# ---------------------------------------------------------------------------------------------------------
+
+_SEX_LABELS = {"M": _("남성"), "F": _("여성"), "O": _("기타"), "unknown": _("알 수 없음")}
+_AGE_BAND_ORDER = ("0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80-89", "90+")
+# (summary key, label, unit); the order is the order of the table on the dataset page.
+_ACQUISITION_LABELS: tuple[tuple[str, Any, Any], ...] = (
+    ("ct_slice_thickness_mm", _("CT 슬라이스 두께"), "mm"),
+    ("ct_kvp", _("CT 관전압"), "kVp"),
+    ("mr_field_strength_t", _("MR 자기장 세기"), "T"),
+    ("pixel_spacing_mm", _("픽셀 간격"), "mm"),
+    ("sampling_rate_hz", _("샘플링 주파수"), "Hz"),
+    ("channels", _("채널 수"), ""),
+    ("duration_s", _("기록 길이"), _("초")),
+)
+
+
+@dataclass(frozen=True)
+class KeyInformationCell:
+    """One value of a distribution or one total: ``count`` is None when it is suppressed."""
+
+    key: str
+    label: str
+    count: int | None
+    display: str
+
+    @property
+    def suppressed(self) -> bool:
+        return self.count is None
+
+
+@dataclass(frozen=True)
+class KeyInformationDistribution:
+    name: str
+    label: str
+    cells: list[KeyInformationCell]
+
+    @property
+    def suppressed_any(self) -> bool:
+        return any(cell.suppressed for cell in self.cells)
+
+    def chart(self, *, keep_zeros: bool = False) -> dict[str, list[Any]]:
+        """Labels and counts of the cells shown exactly: suppressed cells are left out of the chart, and
+        empty ones too unless the axis is an ordered scale (age bands) where a gap would mislead."""
+        shown = [cell for cell in self.cells if not cell.suppressed and (keep_zeros or cell.count)]
+        if not any(cell.count for cell in shown):
+            # Nothing but zeros left: an empty chart says less than the table beside it.
+            shown = []
+        return {"labels": [cell.label for cell in shown], "counts": [cell.count for cell in shown]}
+
+
+@dataclass(frozen=True)
+class AcquisitionRow:
+    name: str
+    label: str
+    unit: str
+    minimum: float | int | None
+    maximum: float | int | None
+    median: float | int | None
+
+    @property
+    def display(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        low, high, middle = (_number_text(v) for v in (self.minimum, self.maximum, self.median))
+        if self.minimum == self.maximum:
+            return f"{low}{unit}"
+        return f"{low}–{high}{unit} ({_('중앙값')} {middle})"
+
+
+@dataclass(frozen=True)
+class KeyInformationView:
+    """What the dataset page shows of ``Dataset.scan_summary``, for one viewer.
+
+    ``exact`` is true for those who manage or audit the dataset; everyone else sees each count under
+    ``k`` (``MEDBROKER_SMALL_CELL_K``) as "< k", plus one more cell of a distribution where only one was
+    under ``k``, so that it cannot be worked out from the total.
+    """
+
+    scanned_at: Any
+    exact: bool
+    k: int
+    totals: list[KeyInformationCell]
+    distributions: list[KeyInformationDistribution]
+    acquisition: list[AcquisitionRow]
+    date_first: str
+    date_last: str
+    cases: KeyInformationDistribution
+
+    @property
+    def suppressed_any(self) -> bool:
+        return any(cell.suppressed for cell in self.totals) or any(
+            d.suppressed_any for d in [*self.distributions, self.cases]
+        )
+
+    def distribution(self, name: str) -> KeyInformationDistribution | None:
+        return next((d for d in self.distributions if d.name == name), None)
+
+    @property
+    def chart_data(self) -> dict[str, Any]:
+        """The charts of the page (modalities, age bands, sex, body parts), suppressed cells left out."""
+        charts: dict[str, Any] = {"count_label": str(_("건수"))}
+        for name in ("modalities", "age_bands", "sex", "body_parts"):
+            distribution = self.distribution(name)
+            charts[name] = (
+                distribution.chart(keep_zeros=name == "age_bands")
+                if distribution
+                else {"labels": [], "counts": []}
+            )
+        return charts
+
+
+def _number_text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _cells_suppress(
+    items: Sequence[tuple[str, str, int]], *, k: int, exact: bool
+) -> list[KeyInformationCell]:
+    """Cells of one distribution. Outsiders see counts from 1 to k-1 as "< k"; when that hides only one
+    cell, the next-smallest non-zero cell is hidden too ("비공개"), since the total would give the first one
+    away. A zero is shown: it says nobody falls there, which tells nothing about a person."""
+    small: set[str] = set()
+    complementary: set[str] = set()
+    if not exact:
+        small = {key for key, _label, count in items if 0 < count < k}
+        if len(small) == 1:
+            candidates = sorted(
+                (count, index, key)
+                for index, (key, _label, count) in enumerate(items)
+                if count > 0 and key not in small
+            )
+            if candidates:
+                complementary.add(candidates[0][2])
+    cells = []
+    for key, label, count in items:
+        if key in small:
+            cells.append(KeyInformationCell(key=key, label=label, count=None, display=f"< {k}"))
+        elif key in complementary:
+            cells.append(KeyInformationCell(key=key, label=label, count=None, display=str(_("비공개"))))
+        else:
+            cells.append(KeyInformationCell(key=key, label=label, count=count, display=f"{count:,}"))
+    return cells
+
+
+def _total_cell(key: str, label: Any, count: int, *, k: int, exact: bool) -> KeyInformationCell:
+    hidden = not exact and 0 < count < k
+    return KeyInformationCell(
+        key=key,
+        label=str(label),
+        count=None if hidden else count,
+        display=f"< {k}" if hidden else f"{count:,}",
+    )
+
+
+def _by_count(mapping: Any) -> list[tuple[str, str, int]]:
+    if not isinstance(mapping, dict):
+        return []
+    items = [(str(key), str(key), _count(value)) for key, value in mapping.items()]
+    return sorted(items, key=lambda item: (-item[2], item[0]))
+
+
+def _modality_items(mapping: Any) -> list[tuple[str, str, int]]:
+    # DICOM codes ("MR", "ES") beside the catalogue's names ("MRI", "내시경") where the catalogue knows them.
+    names = {
+        modality.dicom_code: modality.label
+        for modality in Modality.objects.filter(dicom_code__in=list(mapping or {})).exclude(dicom_code="")
+    }
+    return [
+        (key, f"{names[key]} ({key})" if key in names and names[key] != key else key, count)
+        for key, _label, count in _by_count(mapping)
+    ]
+
+
+def _fixed_items(mapping: Any, order: Sequence[str], labels: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    mapping = mapping if isinstance(mapping, dict) else {}
+    keys = [*order, *(key for key in mapping if key not in order)]
+    return [(key, str(labels.get(key, key)), _count(mapping.get(key, 0))) for key in keys if key in mapping]
+
+
+def _age_band_label(band: str) -> str:
+    if band == "unknown":
+        return str(_("알 수 없음"))
+    if band.endswith("+"):
+        return str(_("%(age)s세 이상") % {"age": band[:-1]})
+    return str(_("%(band)s세") % {"band": band.replace("-", "–")})
+
+
+def _month(value: Any) -> str:
+    return value[:7] if isinstance(value, str) and len(value) >= 7 else ""
+
+
+def dataset_key_information_view(*, dataset: Dataset, user: Any) -> KeyInformationView | None:
+    """The scan's key information of ``dataset`` as ``user`` may see it; None when it was never scanned.
+
+    Operators, auditors and the data stewards of the dataset's institution see exact counts; companies,
+    reviewers and anonymous visitors see small cells suppressed (``MEDBROKER_SMALL_CELL_K``), because a
+    count of one or two patients with a given age band and sex can point at a person.
+    """
+    summary = dataset.scan_summary
+    if not summary:
+        return None
+    k = int(getattr(settings, "MEDBROKER_SMALL_CELL_K", 5))
+    exact = bool(
+        user_can_manage_institution(user=user, institution=dataset.institution)
+        or (user is not None and user.is_authenticated and user.has_role(Role.AUDITOR))
+    )
+    signals = summary.get("signals") if isinstance(summary.get("signals"), dict) else {}
+    totals = [
+        _total_cell(key, label, _count(value), k=k, exact=exact)
+        for key, label, value in (
+            ("patients", _("환자"), summary.get("patients")),
+            ("studies", _("검사(Study)"), summary.get("studies")),
+            ("series", _("시리즈(Series)"), summary.get("series")),
+            ("instances", _("영상 인스턴스"), summary.get("instances")),
+            ("signal_records", _("신호 기록"), signals.get("records")),
+            ("files", _("파일"), summary.get("files")),
+        )
+    ]
+
+    def distribution(name: str, label: Any, items: list[tuple[str, str, int]]) -> KeyInformationDistribution:
+        return KeyInformationDistribution(
+            name=name, label=str(label), cells=_cells_suppress(items, k=k, exact=exact)
+        )
+
+    age_labels = {band: _age_band_label(band) for band in (*_AGE_BAND_ORDER, "unknown")}
+    distributions = [
+        distribution("modalities", _("모달리티"), _modality_items(summary.get("modalities"))),
+        distribution("body_parts", _("촬영 부위"), _by_count(summary.get("body_parts"))),
+        distribution("manufacturers", _("제조사"), _by_count(summary.get("manufacturers"))),
+        distribution("models", _("장비 모델"), _by_count(summary.get("models"))),
+        distribution(
+            "sex",
+            _("성별(환자 수)"),
+            _fixed_items(summary.get("sex"), ("M", "F", "O", "unknown"), _SEX_LABELS),
+        ),
+        distribution(
+            "age_bands",
+            _("연령대(환자 수)"),
+            _fixed_items(summary.get("age_bands"), (*_AGE_BAND_ORDER, "unknown"), age_labels),
+        ),
+        distribution("signal_formats", _("신호 형식"), _by_count(signals.get("formats"))),
+    ]
+    cases = summary.get("cases") if isinstance(summary.get("cases"), dict) else {}
+    acquisition_summary = summary.get("acquisition") if isinstance(summary.get("acquisition"), dict) else {}
+    acquisition = [
+        AcquisitionRow(
+            name=name,
+            label=str(label),
+            unit=str(unit),
+            minimum=values.get("min"),
+            maximum=values.get("max"),
+            median=values.get("median"),
+        )
+        for name, label, unit in _ACQUISITION_LABELS
+        if isinstance(values := acquisition_summary.get(name), dict) and values.get("min") is not None
+    ]
+    date_range = summary.get("date_range") if isinstance(summary.get("date_range"), dict) else {}
+    return KeyInformationView(
+        scanned_at=dataset.scanned_at,
+        exact=exact,
+        k=k,
+        totals=totals,
+        distributions=distributions,
+        acquisition=acquisition,
+        date_first=_month(date_range.get("first")),
+        date_last=_month(date_range.get("last")),
+        cases=distribution(
+            "cases",
+            _("Annotation 구분(건)"),
+            [
+                ("annotated", str(_("Annotation")), _count(cases.get("annotated"))),
+                ("non_annotated", str(_("Non-Annotation")), _count(cases.get("non_annotated"))),
+            ],
         ),
     )

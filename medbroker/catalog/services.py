@@ -1,7 +1,9 @@
 """Writes of the catalogue: create, update, publish and withdraw datasets; keep the search text current.
 
 Every write is allowed to operators and to the data stewards of the dataset's own institution, writes its
-audit event in the same transaction, and rebuilds the dataset's search document before it returns.
+audit event in the same transaction, and rebuilds the dataset's search document before it returns. Two
+writes come from elsewhere: the result of a scan (``dataset_scan_apply``, called by the ingest step for a
+scan a permitted user started) and an operator's decision to publish despite de-identification findings.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from medbroker.accounts.permissions import operator_ensure
 from medbroker.audit.services import audit_record
 from medbroker.catalog.models import BodyPart, Dataset, Institution, Modality, Sensitivity
 from medbroker.catalog.selectors import search_text_normalise, user_can_manage_institution
@@ -263,6 +266,18 @@ def dataset_publish(*, actor: Any, dataset: Dataset, request: HttpRequest | None
     _manager_require(actor, current.institution)
     if current.publication == Dataset.Publication.PUBLISHED:
         raise DomainError("dataset_already_published", _("이미 공개된 데이터셋입니다."), status_code=409)
+    if current.deidentification == Dataset.Deidentification.FINDINGS:
+        # The last scan found identifying data: it must be fixed (a clean re-scan) or an operator must
+        # accept it with a reason before anyone outside the institution sees the entry.
+        raise DomainError(
+            "dataset_deidentification_findings",
+            _(
+                "비식별 점검에서 발견 사항이 있는 파일이 %(count)d개 있어 공개할 수 없습니다. "
+                "데이터를 고친 뒤 다시 스캔하거나 운영자의 공개 허용을 받아 주세요."
+            )
+            % {"count": current.deidentification_findings},
+            status_code=409,
+        )
     if current.total_count == 0:
         # A catalogue entry with no cases would invite consultations about data that does not exist.
         raise DomainError(
@@ -315,6 +330,163 @@ def dataset_withdraw(
             "from": previous,
             "to": current.publication,
             "reason": reason.strip(),
+        },
+        request=request,
+    )
+    return current
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scan results and the de-identification decision
+# ---------------------------------------------------------------------------------------------------------
+
+DEIDENTIFICATION_OVERRIDE_REASON_MAX = 1000
+
+
+@transaction.atomic
+def dataset_scan_apply(
+    *,
+    dataset: Dataset,
+    key_information: dict[str, Any],
+    annotated: int,
+    non_annotated: int,
+    formats: list[str],
+    files_with_findings: int,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+) -> Dataset:
+    """Store what a scan of the dataset's data found: its key information, the case counts, the file
+    formats and the de-identification state.
+
+    No permission check here: the ingest step calls this for a scan that a steward of the institution or an
+    operator started (or the server's administrator ran from the command line); ``actor`` is that person.
+    Formats are replaced only when the scan found any, so a scan of label files alone keeps what the steward
+    typed. Findings clear an earlier override: the operator accepted the files of the earlier scan, not
+    these.
+    """
+    if not isinstance(key_information, dict):
+        raise DomainError(
+            "dataset_key_information_invalid",
+            _("주요 정보는 항목 이름과 값의 JSON 객체여야 합니다."),
+            field="key_information",
+        )
+    annotated = _count_clean("annotated_count", annotated)
+    non_annotated = _count_clean("non_annotated_count", non_annotated)
+    files_with_findings = _count_clean("deidentification_findings", files_with_findings)
+    cleaned_formats = _formats_clean(formats)
+
+    current = _locked(dataset)
+    before = {
+        "annotated_count": current.annotated_count,
+        "non_annotated_count": current.non_annotated_count,
+        "formats": list(current.formats or []),
+        "deidentification": current.deidentification,
+        "deidentification_findings": current.deidentification_findings,
+    }
+    current.scan_summary = key_information
+    current.scanned_at = timeutils.now()
+    current.annotated_count = annotated
+    current.non_annotated_count = non_annotated
+    if cleaned_formats:
+        current.formats = cleaned_formats
+    current.deidentification = (
+        Dataset.Deidentification.FINDINGS if files_with_findings else Dataset.Deidentification.CLEAN
+    )
+    current.deidentification_findings = files_with_findings
+    # A decision is about the files of one scan; whatever this scan found needs its own.
+    current.deidentification_override_reason = ""
+    current.deidentification_override_by = None
+    current.deidentification_override_at = None
+    current.save(
+        update_fields=[
+            "scan_summary",
+            "scanned_at",
+            "annotated_count",
+            "non_annotated_count",
+            "formats",
+            "deidentification",
+            "deidentification_findings",
+            "deidentification_override_reason",
+            "deidentification_override_by",
+            "deidentification_override_at",
+            "updated_at",
+        ]
+    )
+    current.refresh_from_db(fields=["total_count"])
+    dataset_search_document_refresh(current)
+    after = {
+        "annotated_count": current.annotated_count,
+        "non_annotated_count": current.non_annotated_count,
+        "formats": list(current.formats or []),
+        "deidentification": current.deidentification,
+        "deidentification_findings": current.deidentification_findings,
+    }
+    audit_record(
+        action="catalog.dataset_scan_applied",
+        actor=actor,
+        target=current,
+        summary=f"데이터셋 스캔 결과 반영: {current.title}",
+        data={
+            "changes": {name: [before[name], after[name]] for name in after if before[name] != after[name]},
+            "annotated_count": current.annotated_count,
+            "non_annotated_count": current.non_annotated_count,
+            "deidentification": current.deidentification,
+            "deidentification_findings": current.deidentification_findings,
+        },
+        request=request,
+    )
+    return current
+
+
+@transaction.atomic
+def dataset_deidentification_override(
+    *, actor: Any, dataset: Dataset, reason: str, request: HttpRequest | None = None
+) -> Dataset:
+    """An operator allows publication despite the last scan's findings, with the reason on record (for
+    instance: the flagged private tags hold device calibration, not patient data)."""
+    operator_ensure(actor, _("비식별 점검 결과에 대한 공개 허용"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(
+            "deidentification_override_reason_required", _("공개 허용 사유를 입력해 주세요."), field="reason"
+        )
+    if len(reason) > DEIDENTIFICATION_OVERRIDE_REASON_MAX:
+        raise DomainError(
+            "deidentification_override_reason_too_long",
+            _("공개 허용 사유는 %(max)d자 이내로 입력해 주세요.")
+            % {"max": DEIDENTIFICATION_OVERRIDE_REASON_MAX},
+            field="reason",
+        )
+    current = _locked(dataset)
+    if current.deidentification != Dataset.Deidentification.FINDINGS:
+        raise DomainError(
+            "deidentification_no_findings",
+            _("비식별 점검에서 발견 사항이 있는 데이터셋만 공개를 허용할 수 있습니다."),
+            status_code=409,
+        )
+    current.deidentification = Dataset.Deidentification.OVERRIDDEN
+    current.deidentification_override_reason = reason
+    current.deidentification_override_by = actor
+    current.deidentification_override_at = timeutils.now()
+    current.save(
+        update_fields=[
+            "deidentification",
+            "deidentification_override_reason",
+            "deidentification_override_by",
+            "deidentification_override_at",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="catalog.dataset_deidentification_overridden",
+        actor=actor,
+        target=current,
+        summary=f"비식별 점검 발견 사항에도 공개 허용: {current.title}",
+        data={
+            "institution": current.institution.name,
+            "title": current.title,
+            "files_with_findings": current.deidentification_findings,
+            "reason": reason,
         },
         request=request,
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medbroker.catalog import views
+from medbroker.catalog import views, views_metadata
 
 app_name = "catalog"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.dataset_edit, name="dataset_edit"),
     path("<int:pk>/publish/", views.dataset_publish_view, name="dataset_publish"),
     path("<int:pk>/withdraw/", views.dataset_withdraw_view, name="dataset_withdraw"),
+    path("<int:pk>/dcat.ttl", views_metadata.dataset_dcat_turtle, name="dataset_dcat_turtle"),
+    path("<int:pk>/dcat.jsonld", views_metadata.dataset_dcat_jsonld, name="dataset_dcat_jsonld"),
+    path("<int:pk>/croissant.json", views_metadata.dataset_croissant_json, name="dataset_croissant"),
 ]

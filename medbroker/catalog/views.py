@@ -20,6 +20,7 @@ from medbroker.catalog.selectors import (
     DATASET_SORTABLE,
     DatasetFilters,
     DatasetTotals,
+    dataset_key_information_view,
     dataset_managed_get,
     dataset_online_use_allowed,
     dataset_totals,
@@ -37,6 +38,9 @@ from medbroker.core.tables import table_build
 # The calls app's consultation form reads ``?dataset=<pk>`` to preselect the dataset (step ① of §4). A path
 # rather than reverse("calls:…"): the catalogue comes before the calls step and does not depend on it.
 CONSULTATION_NEW_PATH = "/calls/consultations/new/"
+# The ingest step's page of a dataset (scan settings, progress, de-identification report). A path for the
+# same reason: the ingest step builds on the catalogue, never the other way round.
+DATASET_SCAN_PATH = "/ingest/datasets/{pk}/"
 RESULTS_TARGET = "dataset-results"
 MANAGER_ROLES = (Role.DATA_STEWARD, Role.OPERATOR)
 
@@ -107,6 +111,8 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "key_information_items": _key_information_items(dataset.key_information),
             "can_manage": user_can_manage_institution(user=user, institution=dataset.institution),
             "consultation_url": f"{CONSULTATION_NEW_PATH}?dataset={dataset.pk}" if can_consult else "",
+            "key_information_view": dataset_key_information_view(dataset=dataset, user=user),
+            "scan_url": DATASET_SCAN_PATH.format(pk=dataset.pk),
         },
     )
 

@@ -175,7 +175,7 @@ def finding_label(code: str) -> str:
     return str(_("식별 정보가 담긴 속성: %(keyword)s") % {"keyword": code})
 
 
-_PRIVATE_KEY = re.compile(r"^([0-9A-Fa-f]{4}),xx([0-9A-Fa-f]{2})@(.+)$")
+_PRIVATE_KEY = re.compile(r"^([0-9A-Fa-f]{4}),[xX]{2}([0-9A-Fa-f]{2})@(.+)$")
 
 
 def private_key_normalise(value: str) -> str:

@@ -16,6 +16,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from medbroker.ingest.scanner.headers import (
@@ -84,6 +85,18 @@ def _os_reason(error: OSError) -> str:
     return f"파일을 읽을 수 없습니다: {error.strerror or error}"
 
 
+def _read_exactly(descriptor: int, size: int) -> bytes:
+    """Up to ``size`` more bytes (fewer only at the end of the file)."""
+    parts = []
+    while size > 0:
+        part = os.read(descriptor, size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
 def file_read(candidate: _Candidate, max_header_bytes: int) -> FileRecord | ScanError:
     """The record of one file, or the reason it could not be read."""
     record = FileRecord(
@@ -93,16 +106,22 @@ def file_read(candidate: _Candidate, max_header_bytes: int) -> FileRecord | Scan
     try:
         if suffix == ".hea":
             return wfdb_record_read(candidate.path, record)
-        with open(candidate.path, "rb") as handle:
-            head = handle.read(FIRST_READ_BYTES)
+        # os.open/os.read rather than open(): no buffered file object per file, a few microseconds saved
+        # on each of millions of files.
+        descriptor = os.open(candidate.path, os.O_RDONLY)
+        try:
+            head = os.read(descriptor, FIRST_READ_BYTES)
             if not head:
                 return ScanError(candidate.relative, REASON_EMPTY)
+            read_more = partial(_read_exactly, descriptor)
             if suffix in EDF_SUFFIXES:
-                return edf_record_read(handle, head, record)
+                return edf_record_read(read_more, head, record)
             if has_dicom_preamble(head):
                 return dicom_record_read(
-                    candidate.path, record, head=head, handle=handle, max_header_bytes=max_header_bytes
+                    candidate.path, record, head=head, read_more=read_more, max_header_bytes=max_header_bytes
                 )
+        finally:
+            os.close(descriptor)
         if suffix in DICOM_SUFFIXES:
             return dicom_record_read_without_preamble(candidate.path, record)
         return record

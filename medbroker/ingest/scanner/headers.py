@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from medbroker.ingest.scanner.deid import IDENTIFYING_KEYWORDS, text_findings
@@ -615,12 +616,12 @@ def dicom_record_read(
     record: FileRecord,
     *,
     head: bytes,
-    handle: Any,
+    read_more: Callable[[int], bytes],
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
 ) -> FileRecord:
     """Read the header of an open DICOM file whose first bytes are ``head``; raise ``DicomReadError``.
 
-    ``head`` holds up to ``FIRST_READ_BYTES``; when the header is longer, more is read from ``handle`` in
+    ``head`` holds up to ``FIRST_READ_BYTES``; when the header is longer, more is read with ``read_more(n)`` in
     growing steps, never past ``max_header_bytes``.
     """
     record.kind = FileKind.DICOM
@@ -639,7 +640,7 @@ def dicom_record_read(
                     f"DICOM 헤더가 너무 큽니다: {max_header_bytes // (1024 * 1024)} MiB 안에 영상 데이터가 "
                     "시작되지 않습니다."
                 ) from None
-            more = handle.read(min(max(len(buf) * 3, FIRST_READ_BYTES), max_header_bytes - len(buf)))
+            more = read_more(min(max(len(buf) * 3, FIRST_READ_BYTES), max_header_bytes - len(buf)))
             if not more:
                 raise DicomReadError(_REASONS["truncated"]) from None
             buf += more
@@ -651,9 +652,12 @@ def dicom_record_read(
                 # A file whose meta says little endian but whose data set is not: let pydicom judge it; it
                 # may still read it, and if not, the fast path's reason is the clearer one.
                 try:
-                    return _record_pydicom(path, record, force=False)
+                    fallback = _record_pydicom(path, record, force=False)
                 except DicomReadError:
                     pass
+                else:
+                    if fallback.sop_class_uid or fallback.study_uid:
+                        return fallback
             raise DicomReadError(_REASONS.get(code, code)) from None
         except (struct.error, UnicodeDecodeError, ValueError, LookupError) as error:
             raise DicomReadError(f"DICOM 헤더를 해석할 수 없습니다: {error}"[:300]) from None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from medbroker.ingest.scanner.deid import text_findings
 from medbroker.ingest.scanner.headers import age_from_dates
@@ -57,8 +57,8 @@ def _edf_start_date(text: str) -> str:
         return ""
 
 
-def edf_record_read(handle: Any, head: bytes, record: FileRecord) -> FileRecord:
-    """Fill ``record`` from the EDF/BDF header whose first bytes are ``head`` (more read from ``handle``)."""
+def edf_record_read(read_more: Callable[[int], bytes], head: bytes, record: FileRecord) -> FileRecord:
+    """Fill ``record`` from the EDF/BDF header whose first bytes are ``head`` (more with ``read_more(n)``)."""
     record.kind = FileKind.EDF
     if len(head) < EDF_FIXED_HEADER:
         raise SignalReadError("EDF 헤더가 256바이트보다 짧습니다(잘린 파일).")
@@ -82,7 +82,7 @@ def edf_record_read(handle: Any, head: bytes, record: FileRecord) -> FileRecord:
         raise SignalReadError("EDF 헤더의 신호 수와 헤더 크기가 맞지 않습니다.")
     signal_header = head[EDF_FIXED_HEADER:header_bytes]
     if len(signal_header) < header_bytes - EDF_FIXED_HEADER:
-        signal_header += handle.read(header_bytes - EDF_FIXED_HEADER - len(signal_header))
+        signal_header += read_more(header_bytes - EDF_FIXED_HEADER - len(signal_header))
     if len(signal_header) < header_bytes - EDF_FIXED_HEADER:
         raise SignalReadError("EDF 신호 헤더가 잘렸습니다.")
     text = signal_header.decode("ascii", "replace")

@@ -12,12 +12,13 @@ from medbroker.accounts.demo import accounts_demo_load
 from medbroker.calls.demo import calls_demo_load
 from medbroker.catalog.demo import catalog_demo_load
 from medbroker.demo.support import support_demo_load
+from medbroker.ingest.demo import ingest_demo_load
 from medbroker.reviews.demo import reviews_demo_load
 
 
 class Command(BaseCommand):
     help = (
-        "데모 데이터(2025년 공모와 평가위원회, 데이터 카탈로그, 연습용 공모와 선정 기업의 협약·이용, 데모 계정)를 "
+        "데모 데이터(2025년 공모와 평가위원회, 데이터 카탈로그와 스캔 예시, 연습용 공모와 선정 기업의 협약·이용, 데모 계정)를 "
         "불러옵니다."
     )
 
@@ -37,6 +38,8 @@ class Command(BaseCommand):
         calls = calls_demo_load()
         reviews = reviews_demo_load()
         support = support_demo_load()
+        # After the accounts: the scan is requested by the demo steward, and its findings notify the operators.
+        ingest = ingest_demo_load()
         self.stdout.write(self.style.SUCCESS("데모 데이터를 불러왔습니다."))
         sent = len(getattr(mail, "outbox", []))
         if sent:
@@ -46,6 +49,7 @@ class Command(BaseCommand):
             *calls.summary_lines,
             *reviews.summary_lines,
             *support.summary_lines,
+            *ingest.summary_lines,
         ]:
             self.stdout.write(f"  · {line}")
         self.stdout.write("")

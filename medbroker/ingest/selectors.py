@@ -1,0 +1,138 @@
+"""Reads of the ingest step: who may see a dataset's scans, its jobs, and the de-identification report.
+
+The data stewards of the dataset's institution and operators manage scans; auditors read everything
+(read-only). For anyone else a dataset's scans do not exist (404), whether or not the dataset is published.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from medbroker.accounts.models import Role
+from medbroker.catalog.models import Dataset
+from medbroker.catalog.selectors import user_can_manage_institution
+from medbroker.core.errors import NotFoundError
+from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile
+from medbroker.ingest.scanner.deid import DeidPolicy, finding_label, policy_from_profile, record_findings
+from medbroker.ingest.scanner.records import FileRecord
+
+# Paths shown per finding: enough to find the pattern in the data, few enough to read.
+REPORT_EXAMPLES = 5
+
+
+def dataset_scan_manageable(*, user: Any, dataset: Dataset) -> bool:
+    """Whether ``user`` may change the scan settings, start scans and see their files: operators, and the
+    data stewards of the dataset's own institution."""
+    return user_can_manage_institution(user=user, institution=dataset.institution)
+
+
+def datasets_scan_visible_to(*, user: Any) -> QuerySet[Dataset]:
+    """Datasets whose scans ``user`` may read: all for operators and auditors, their own institution's for
+    data stewards, none for anyone else."""
+    datasets = Dataset.objects.select_related("institution__organisation", "body_part", "modality")
+    if user is None or not user.is_authenticated:
+        return datasets.none()
+    if user.has_role(Role.OPERATOR, Role.AUDITOR):
+        return datasets.all()
+    if user.has_role(Role.DATA_STEWARD) and user.organisation_id is not None:
+        return datasets.filter(institution__organisation_id=user.organisation_id)
+    return datasets.none()
+
+
+def dataset_scan_get(*, user: Any, pk: int) -> Dataset:
+    dataset = datasets_scan_visible_to(user=user).filter(pk=pk).first()
+    if dataset is None:
+        raise NotFoundError("dataset_not_found", _("데이터셋을 찾을 수 없습니다."))
+    return dataset
+
+
+def scan_profile_of(*, dataset: Dataset) -> ScanProfile:
+    """The dataset's scan settings; an unsaved one with the defaults when none were saved yet (reading
+    must not write)."""
+    return ScanProfile.objects.filter(dataset=dataset).first() or ScanProfile(dataset=dataset)
+
+
+def scan_jobs_of(*, dataset: Dataset) -> QuerySet[ScanJob]:
+    """The dataset's scan jobs, newest first."""
+    return (
+        ScanJob.objects.filter(dataset=dataset).select_related("requested_by").order_by("-created_at", "-pk")
+    )
+
+
+def scan_job_active(*, dataset: Dataset) -> ScanJob | None:
+    return (
+        scan_jobs_of(dataset=dataset)
+        .filter(status__in=[ScanJob.Status.QUEUED, ScanJob.Status.RUNNING])
+        .first()
+    )
+
+
+def scan_job_get(*, user: Any, pk: int) -> ScanJob:
+    """One job, or 404 for anyone who may not read its dataset's scans."""
+    job = (
+        ScanJob.objects.select_related("dataset__institution__organisation", "requested_by")
+        .filter(pk=pk, dataset__in=datasets_scan_visible_to(user=user))
+        .first()
+    )
+    if job is None:
+        raise NotFoundError("scan_job_not_found", _("스캔 작업을 찾을 수 없습니다."))
+    return job
+
+
+@dataclass(frozen=True)
+class DeidRow:
+    code: str
+    label: str
+    files: int
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeidentificationReport:
+    rows: list[DeidRow]
+    files_with_findings: int
+    files_scanned: int
+    policy: DeidPolicy
+
+
+def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:
+    """The findings of the stored file rows, judged by the dataset's CURRENT scan settings.
+
+    A change of the settings (a private tag added to the safe list, a retain option ticked) shows here at
+    once, without reading any file again. The catalogue's de-identification state (``Dataset.
+    deidentification``, which decides whether the dataset may be published) changes only with the next scan,
+    so the two can differ until then.
+    """
+    policy = policy_from_profile(scan_profile_of(dataset=dataset))
+    files: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    scanned = with_findings = 0
+    rows = (
+        ScannedFile.objects.filter(dataset=dataset)
+        .order_by("source", "path")
+        .values_list("record", flat=True)
+    )
+    for data in rows.iterator(chunk_size=1000):
+        scanned += 1
+        record = FileRecord.from_json(data)
+        codes = list(dict.fromkeys(record_findings(record, policy)))
+        if not codes:
+            continue
+        with_findings += 1
+        for code in codes:
+            files[code] += 1
+            shown = examples.setdefault(code, [])
+            if len(shown) < REPORT_EXAMPLES:
+                shown.append(record.path)
+    report_rows = [
+        DeidRow(code=code, label=str(finding_label(code)), files=count, examples=examples[code])
+        for code, count in sorted(files.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return DeidentificationReport(
+        rows=report_rows, files_with_findings=with_findings, files_scanned=scanned, policy=policy
+    )

@@ -1,0 +1,14 @@
+"""Celery tasks of the ingest app: thin, idempotent wrappers over the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from medbroker.ingest.services.scans import scan_job_run
+
+
+@shared_task(name="medbroker.ingest.tasks.scan_job_execute")
+def scan_job_execute(job_id: int) -> str:
+    """Run a queued scan job; a job already run or running is left alone, so a retry never scans twice.
+    Returns the job's status."""
+    return str(scan_job_run(job_id=job_id).status)
