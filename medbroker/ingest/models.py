@@ -25,7 +25,9 @@ class ScanProfile(TimeStampedModel):
         _("데이터 폴더"),
         max_length=500,
         blank=True,
-        help_text=_("서버에서 데이터가 있는 폴더의 절대 경로입니다. 허용된 데이터 보관 위치 안이어야 합니다."),
+        help_text=_(
+            "서버에서 데이터가 있는 폴더의 절대 경로입니다. 허용된 데이터 보관 위치 안이어야 합니다."
+        ),
     )
     dicomweb_url = models.URLField(
         _("DICOMweb 주소"), max_length=500, blank=True, help_text=_("PACS의 QIDO-RS 기본 주소")
