@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+from medbroker.ingest.scanner.deid import DeidPolicy
 from medbroker.ingest.scanner.headers import (
     DEFAULT_MAX_HEADER_BYTES,
     FIRST_READ_BYTES,
@@ -29,6 +31,7 @@ from medbroker.ingest.scanner.headers import (
 )
 from medbroker.ingest.scanner.records import FileKind, FileRecord, ScanError
 from medbroker.ingest.scanner.signals import SignalReadError, edf_record_read, wfdb_record_read
+from medbroker.ingest.scanner.summary import summary_build, summary_fingerprint
 
 Progress = Callable[[int, int], None]
 
@@ -291,6 +294,59 @@ def scan_tree(
     return outcome
 
 
+@dataclass
+class SummarisedScan:
+    outcome: ScanOutcome
+    summary: dict[str, Any]
+    # Whether the summary is the previous one, kept because no file was added, changed or removed.
+    reused: bool
+
+
+def scan_and_summarise(
+    root: str | Path,
+    *,
+    previous: Mapping[str, FileRecord] | None = None,
+    previous_summary: dict[str, Any] | None = None,
+    previous_fingerprint: str = "",
+    policy: DeidPolicy | None = None,
+    label_patterns: Sequence[str] = (),
+    workers: int = 0,
+    max_header_bytes: int | None = None,
+    progress: Progress | None = None,
+) -> SummarisedScan:
+    """Scan ``root`` and summarise it, rebuilding the summary only when something changed.
+
+    A re-scan that finds every file as it was, under the same policy and label patterns, keeps the previous
+    summary with this scan's file count and errors: the aggregates of an unchanged archive cannot change,
+    and on a daily re-scan of millions of files recounting them would cost more than the walk itself.
+    """
+    outcome = scan_tree(
+        root,
+        previous=previous,
+        workers=workers,
+        label_patterns=label_patterns,
+        max_header_bytes=max_header_bytes,
+        progress=progress,
+    )
+    fingerprint = summary_fingerprint(policy, label_patterns)
+    unchanged = not (outcome.new or outcome.changed or outcome.removed)
+    if previous_summary and unchanged and previous_fingerprint == fingerprint:
+        summary = {
+            **previous_summary,
+            "files": outcome.files,
+            "errors": [error.as_json() for error in outcome.errors],
+        }
+        return SummarisedScan(outcome=outcome, summary=summary, reused=True)
+    summary = summary_build(
+        outcome.records.values(),
+        errors=outcome.errors,
+        files=outcome.files,
+        policy=policy,
+        label_patterns=label_patterns,
+    )
+    return SummarisedScan(outcome=outcome, summary=summary, reused=False)
+
+
 def _read_all(
     candidates: list[_Candidate], workers: int, limit: int, progress: Progress | None
 ) -> Iterator[FileRecord | ScanError]:
@@ -305,7 +361,9 @@ def _read_all(
             if progress and (done % step == 0 or done == total):
                 progress(done, total)
         return
-    chunk_size = max(16, min(512, total // (workers * 8) or 1))
+    # Small chunks: the last one decides when the scan ends, and a large last chunk leaves the other
+    # workers idle while one finishes it.
+    chunk_size = max(16, min(256, total // (workers * 16) or 1))
     chunks = [(candidates[i : i + chunk_size], limit) for i in range(0, total, chunk_size)]
     done = 0
     with _pool_context().Pool(workers) as pool:

@@ -124,6 +124,8 @@ _WANTED = frozenset(
     }
 )
 _BINARY_TAGS = frozenset({_T_ROWS, _T_COLUMNS})
+# The length of an element's header in explicit VR, by VR: 12 for the VRs with a 4-byte length.
+_VR_HEADER = {**dict.fromkeys(_SHORT_VRS, 8), **dict.fromkeys(_LONG_VRS, 12)}
 
 
 def _identifying_tags() -> dict[int, str]:
@@ -297,70 +299,68 @@ class _Header:
 def _walk(buf: bytes, pos: int, explicit: bool, complete: bool) -> _Header:
     """Walk the top-level elements from ``pos`` to the pixel data (or the end); collect what the record needs.
 
-    This loop is the scanner's hot path: every element of every file passes through it once, so it keeps
-    to local names and one dictionary lookup per element.
+    This loop is the scanner's hot path: every element of every file passes through it once. It keeps to
+    local names, one dictionary lookup for the VR and one set lookup for the tag, and checks the buffer's
+    end once after the loop rather than per element: a read past the end shows as ``pos > n`` or as
+    ``struct.error`` from the next unpack, and either means the header goes on beyond what was read.
     """
     header = _Header()
     values = header.values
     identifying = header.identifying
     interesting = _INTERESTING
     identifying_tags = IDENTIFYING_TAGS
-    long_vrs, short_vrs = _LONG_VRS, _SHORT_VRS
+    vr_header = _VR_HEADER
     unpack_explicit, unpack_tag_length, unpack_u32 = _unpack_explicit, _unpack_tag_length, _unpack_u32
     n = len(buf)
-    while pos < n:
-        if pos + 8 > n:
-            raise _need_more(complete)
-        if explicit:
-            group, element, vr, length = unpack_explicit(buf, pos)
-            if vr in long_vrs:
-                if pos + 12 > n:
-                    raise _need_more(complete)
-                length = unpack_u32(buf, pos + 8)[0]
-                pos += 12
-            elif vr in short_vrs:
+    try:
+        while pos < n:
+            if explicit:
+                group, element, vr, length = unpack_explicit(buf, pos)
+                header_length = vr_header.get(vr)
+                if header_length is None:
+                    raise DicomReadError("sequence" if group == 0xFFFE else "vr")
+                if header_length == 12:
+                    length = unpack_u32(buf, pos + 8)[0]
+                pos += header_length
+            else:
+                group, element, length = unpack_tag_length(buf, pos)
+                vr = b""
                 pos += 8
-            elif group == 0xFFFE:
-                raise DicomReadError("sequence")
-            else:
-                raise DicomReadError("vr")
-        else:
-            group, element, length = unpack_tag_length(buf, pos)
-            vr = b""
-            pos += 8
-        if group >= 0x7FE0:
-            if group == 0xFFFE:
-                raise DicomReadError("sequence")
-            break
-        tag = (group << 16) | element
-        if length == _UNDEFINED:
-            # A sequence (or an undefined-length UN holding one): walk its items to find where it ends.
-            start = pos
-            pos = _skip_items(buf, pos, explicit and vr != b"UN", complete)
-            if tag == _T_WAVEFORM_SEQUENCE:
-                header.waveform = buf[start:pos]
-            elif tag in identifying_tags and pos - start > 8:
-                identifying.append(identifying_tags[tag])
-            continue
-        end = pos + length
-        if end > n:
-            raise _need_more(complete)
-        if tag in interesting:
-            if tag in identifying_tags:
-                if length and buf[pos:end].strip(b" \x00"):
+            if group >= 0x7FE0:
+                if group == 0xFFFE:
+                    raise DicomReadError("sequence")
+                break
+            tag = (group << 16) | element
+            if length == _UNDEFINED:
+                # A sequence (or an undefined-length UN holding one): walk its items to find its end.
+                start = pos
+                pos = _skip_items(buf, pos, explicit and vr != b"UN", complete)
+                if tag == _T_WAVEFORM_SEQUENCE:
+                    header.waveform = buf[start:pos]
+                elif tag in identifying_tags and pos - start > 8:
                     identifying.append(identifying_tags[tag])
-                if tag == _T_BIRTH_DATE:
+                continue
+            if tag in interesting:
+                end = pos + length
+                if tag in identifying_tags:
+                    if length and buf[pos:end].strip(b" \x00"):
+                        identifying.append(identifying_tags[tag])
+                    if tag == _T_BIRTH_DATE:
+                        values[tag] = buf[pos:end]
+                elif tag == _T_WAVEFORM_SEQUENCE:
+                    header.waveform = buf[pos:end]
+                else:
                     values[tag] = buf[pos:end]
-            elif tag == _T_WAVEFORM_SEQUENCE:
-                header.waveform = buf[pos:end]
-            else:
-                values[tag] = buf[pos:end]
-        elif group & 1 and group > 0x0008:
-            if element >= 0x1000:
-                header.private.append((group, element))
-            elif 0x0010 <= element < 0x0100:
-                header.creators[(group, element)] = buf[pos:end]
-        pos = end
+            elif group & 1 and group > 0x0008:
+                if element >= 0x1000:
+                    header.private.append((group, element))
+                elif 0x0010 <= element < 0x0100:
+                    header.creators[(group, element)] = buf[pos : pos + length]
+            pos += length
+    except struct.error:
+        raise _need_more(complete) from None
+    if pos > n:
+        raise _need_more(complete)
     header.end = pos
     return header
 
@@ -425,6 +425,123 @@ def _meta(buf: bytes) -> tuple[str, int]:
     raise _NeedMore
 
 
+# The tags whose values become the record's fields, in the order of ``_FIELD_NAMES``' sources.
+_FIELD_TAGS = (
+    _T_CHARSET,
+    _T_SOP_CLASS,
+    _T_MODALITY,
+    _T_PATIENT_ID,
+    _T_STUDY_UID,
+    _T_SERIES_UID,
+    _T_BODY_PART,
+    _T_MANUFACTURER,
+    _T_MODEL,
+    _T_SLICE_THICKNESS,
+    _T_KVP,
+    _T_FIELD_STRENGTH,
+    _T_PIXEL_SPACING,
+    _T_ROWS,
+    _T_COLUMNS,
+    _T_SEX,
+    _T_STUDY_DATE,
+    _T_AGE,
+    _T_BIRTH_DATE,
+    _T_IMAGE_TYPE,
+    _T_BURNED_IN,
+    _T_IDENTITY_REMOVED,
+)
+_FIELD_NAMES = (
+    "sop_class_uid",
+    "modality",
+    "patient_id",
+    "study_uid",
+    "series_uid",
+    "body_part",
+    "manufacturer",
+    "model",
+    "slice_thickness",
+    "kvp",
+    "field_strength",
+    "pixel_spacing",
+    "rows",
+    "columns",
+    "sex",
+    "date",
+    "age_years",
+    "image_type",
+    "burned_in_annotation",
+    "identity_removed",
+)
+# Converted fields by their raw values. The slices of a series carry the same values for every one of
+# these tags (the UIDs that differ per slice are not among them), so a scan converts each series once.
+_CONVERTED: dict[tuple[bytes | None, ...], tuple[Any, ...]] = {}
+_CONVERTED_LIMIT = 4096
+_PRIVATE_KEYS: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _encodings(charset: bytes | None) -> list[str] | None:
+    if charset and charset.strip(b" \x00") not in (b"", b"ISO_IR 6"):
+        from pydicom.charset import convert_encodings
+
+        return convert_encodings(charset.decode("ascii", "replace").strip(" \x00").split("\\"))
+    return None
+
+
+def _fields_convert(raw: tuple[bytes | None, ...]) -> tuple[Any, ...]:
+    """The record's field values, in ``_FIELD_NAMES`` order, from the raw values in ``_FIELD_TAGS`` order."""
+    encodings = _encodings(raw[0])
+    values = dict(zip(_FIELD_TAGS, raw, strict=True))
+
+    def text(tag: int) -> str:
+        value = values[tag]
+        return _text(value, encodings) if value else ""
+
+    rows, columns = values[_T_ROWS], values[_T_COLUMNS]
+    date = date_clean(text(_T_STUDY_DATE))
+    age = age_from_text(text(_T_AGE))
+    image_type = text(_T_IMAGE_TYPE)
+    return (
+        text(_T_SOP_CLASS),
+        text(_T_MODALITY),
+        text(_T_PATIENT_ID),
+        text(_T_STUDY_UID),
+        text(_T_SERIES_UID),
+        text(_T_BODY_PART),
+        text(_T_MANUFACTURER),
+        text(_T_MODEL),
+        _float(text(_T_SLICE_THICKNESS)),
+        _float(text(_T_KVP)),
+        _float(text(_T_FIELD_STRENGTH)),
+        _float(text(_T_PIXEL_SPACING)),
+        _unpack_u16(rows)[0] if rows and len(rows) >= 2 else None,
+        _unpack_u16(columns)[0] if columns and len(columns) >= 2 else None,
+        sex_clean(text(_T_SEX)),
+        date,
+        age if age is not None else age_from_dates(text(_T_BIRTH_DATE), date),
+        tuple(part.strip() for part in image_type.split("\\")) if image_type else (),
+        text(_T_BURNED_IN).upper(),
+        text(_T_IDENTITY_REMOVED).upper(),
+    )
+
+
+def _private_keys(header: _Header, charset: bytes | None) -> tuple[str, ...]:
+    creators = header.creators
+    cache_key = (charset, tuple(header.private), tuple(sorted(creators.items())))
+    keys = _PRIVATE_KEYS.get(cache_key)
+    if keys is None:
+        encodings = _encodings(charset)
+        private: list[str] = []
+        for group, element in header.private:
+            creator = creators.get((group, element >> 8))
+            name = _text(creator, encodings) if creator else "?"
+            private.append(f"{group:04X},xx{element & 0xFF:02X}@{name}")
+        keys = tuple(dict.fromkeys(private))
+        if len(_PRIVATE_KEYS) >= _CONVERTED_LIMIT:
+            _PRIVATE_KEYS.clear()
+        _PRIVATE_KEYS[cache_key] = keys
+    return keys
+
+
 def _record_fast(buf: bytes, complete: bool, record: FileRecord) -> FileRecord:
     syntax, start = _meta(buf)
     if not syntax or syntax in _NOT_FAST:
@@ -432,45 +549,17 @@ def _record_fast(buf: bytes, complete: bool, record: FileRecord) -> FileRecord:
     explicit = syntax != IMPLICIT_LITTLE
     header = _walk(buf, start, explicit, complete)
     values = header.values
-    charset = values.get(_T_CHARSET)
-    encodings = None
-    if charset and charset.strip(b" \x00") not in (b"", b"ISO_IR 6"):
-        from pydicom.charset import convert_encodings
-
-        encodings = convert_encodings(charset.decode("ascii", "replace").strip(" \x00").split("\\"))
-    texts = {tag: _text(raw, encodings) for tag, raw in values.items() if tag not in _BINARY_TAGS}
-    get = texts.get
-    record.sop_class_uid = get(_T_SOP_CLASS, "")
-    record.modality = get(_T_MODALITY, "")
-    record.patient_id = get(_T_PATIENT_ID, "")
-    record.study_uid = get(_T_STUDY_UID, "")
-    record.series_uid = get(_T_SERIES_UID, "")
-    record.body_part = get(_T_BODY_PART, "")
-    record.manufacturer = get(_T_MANUFACTURER, "")
-    record.model = get(_T_MODEL, "")
-    record.slice_thickness = _float(get(_T_SLICE_THICKNESS, ""))
-    record.kvp = _float(get(_T_KVP, ""))
-    record.field_strength = _float(get(_T_FIELD_STRENGTH, ""))
-    record.pixel_spacing = _float(get(_T_PIXEL_SPACING, ""))
-    rows, columns = values.get(_T_ROWS), values.get(_T_COLUMNS)
-    record.rows = _unpack_u16(rows)[0] if rows and len(rows) >= 2 else None
-    record.columns = _unpack_u16(columns)[0] if columns and len(columns) >= 2 else None
-    record.sex = sex_clean(get(_T_SEX, ""))
-    record.date = date_clean(get(_T_STUDY_DATE, ""))
-    age = age_from_text(get(_T_AGE, ""))
-    record.age_years = age if age is not None else age_from_dates(get(_T_BIRTH_DATE, ""), record.date)
-    image_type = get(_T_IMAGE_TYPE, "")
-    record.image_type = tuple(part.strip() for part in image_type.split("\\")) if image_type else ()
-    record.burned_in_annotation = get(_T_BURNED_IN, "").upper()
-    record.identity_removed = get(_T_IDENTITY_REMOVED, "").upper()
+    raw = tuple(map(values.get, _FIELD_TAGS))
+    fields = _CONVERTED.get(raw)
+    if fields is None:
+        fields = _fields_convert(raw)
+        if len(_CONVERTED) >= _CONVERTED_LIMIT:
+            _CONVERTED.clear()
+        _CONVERTED[raw] = fields
+    for name, value in zip(_FIELD_NAMES, fields, strict=True):
+        setattr(record, name, value)
     if header.private:
-        creators = header.creators
-        private: list[str] = []
-        for group, element in header.private:
-            creator = creators.get((group, element >> 8))
-            name = _text(creator, encodings) if creator else "?"
-            private.append(f"{group:04X},xx{element & 0xFF:02X}@{name}")
-        record.private_tags = tuple(dict.fromkeys(private))
+        record.private_tags = _private_keys(header, raw[0])
     identifying = list(dict.fromkeys(header.identifying))
     identifying.extend(text_findings(buf[start : header.end]))
     record.identifying = tuple(identifying)

@@ -11,7 +11,6 @@ is annotated by a label file in its folder whose name starts with the record's n
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -31,16 +30,31 @@ def age_band(age: int | None) -> str:
     return AGE_BANDS[min(age // 10, 9)]
 
 
-def _stats(values: list[float]) -> dict[str, Any] | None:
-    if not values:
+def _stats(counts: Counter[float]) -> dict[str, Any] | None:
+    """Minimum, maximum, median and the count of each value, from a count per value."""
+    if not counts:
         return None
-    counts = Counter(values)
+    ordered = sorted(counts.items())
+    total = sum(counts.values())
     return {
-        "min": min(values),
-        "max": max(values),
-        "median": statistics.median(values),
-        "values": {_number_text(value): count for value, count in sorted(counts.items())},
+        "min": ordered[0][0],
+        "max": ordered[-1][0],
+        "median": _median(ordered, total),
+        "values": {_number_text(value): count for value, count in ordered},
     }
+
+
+def _median(ordered: list[tuple[float, int]], total: int) -> float:
+    """The median of ``total`` values given as sorted (value, count) pairs (the mean of the middle two)."""
+    middle = [(total - 1) // 2, total // 2]
+    found: list[float] = []
+    seen = 0
+    for value, count in ordered:
+        while middle and middle[0] < seen + count:
+            found.append(value)
+            middle.pop(0)
+        seen += count
+    return (found[0] + found[1]) / 2 if found[0] != found[1] else found[0]
 
 
 def _number_text(value: float) -> str:
@@ -69,27 +83,25 @@ def summary_build(
     policy: DeidPolicy | None = None,
     label_patterns: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The summary object of a scan (what ``medbroker scan --json`` prints)."""
+    """The summary object of a scan (what ``medbroker scan --json`` prints).
+
+    The loop runs once per file of archives with millions of them, so the facts that files of one series
+    share (modality, body part, device, parameters) are counted as one tuple and spread into their
+    distributions at the end, and a patient or folder equal to the previous file's is not looked up again.
+    """
     policy = policy or DeidPolicy()
     ordered = sorted(records, key=lambda record: record.path)
     instances = 0
-    modalities: Counter[str] = Counter()
-    body_parts: Counter[str] = Counter()
-    manufacturers: Counter[str] = Counter()
-    models: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     studies: set[str] = set()
     series: set[str] = set()
-    slice_thickness: list[float] = []
-    kvp: list[float] = []
-    field_strength: list[float] = []
-    pixel_spacing: list[float] = []
-    sampling: list[float] = []
-    channels: list[float] = []
-    durations: list[float] = []
+    # (modality, body part, manufacturer, model, slice thickness, kVp, field strength, pixel spacing) → files
+    images: Counter[tuple[Any, ...]] = Counter()
+    # (sampling rate, channels, duration) → signal records
+    signal_parameters: Counter[tuple[Any, ...]] = Counter()
     # patient key → (sex, age) of its first file in path order.
     patients: dict[str, tuple[str, int | None]] = {}
-    dates: list[str] = []
+    first_date = last_date = ""
     case_folders: dict[str, set[str]] = defaultdict(set)
     annotated: set[str] = set()
     signal_cases: dict[str, str] = {}  # case key → record name (file name without suffix)
@@ -99,11 +111,14 @@ def summary_build(
     files_with_findings = 0
     # Files of one series share their de-identification facts: judge each distinct set once.
     judged: dict[tuple[Any, ...], list[str]] = {}
+    check_pseudonym = bool(policy.pseudonym_pattern)
+    last_case = last_folder = last_patient = None
 
     for record in ordered:
         kind = record.kind
+        path = record.path
         if kind == FileKind.LABEL:
-            label_folders[_folder(record.path)].append(record.path.rsplit("/", 1)[-1])
+            label_folders[_folder(path)].append(path.rsplit("/", 1)[-1])
             continue
         if kind == FileKind.OTHER:
             continue
@@ -116,7 +131,7 @@ def summary_build(
             record.sop_class_uid,
             record.image_type,
             record.modality,
-            record.patient_id if policy.pseudonym_pattern else "",
+            record.patient_id if check_pseudonym else "",
         )
         codes = judged.get(key)
         if codes is None:
@@ -126,58 +141,56 @@ def summary_build(
             for code in codes:
                 findings[code] += 1
                 if len(examples[code]) < EXAMPLES_PER_FINDING:
-                    examples[code].append(record.path)
-        if record.date:
-            dates.append(record.date)
+                    examples[code].append(path)
+        date = record.date
+        if date:
+            if not first_date or date < first_date:
+                first_date = date
+            if date > last_date:
+                last_date = date
         if kind == FileKind.DICOM:
             instances += 1
-            case = "study:" + (record.study_uid or record.path)
-            if record.modality:
-                modalities[record.modality] += 1
-            if record.study_uid:
-                studies.add(record.study_uid)
+            study = record.study_uid
+            case = "study:" + (study or path)
+            if study:
+                studies.add(study)
             if record.series_uid:
                 series.add(record.series_uid)
-            if record.format in SIGNAL_FORMATS_DICOM:
-                formats[record.format] += 1
-                if record.sampling_hz:
-                    sampling.append(record.sampling_hz)
-                if record.channels is not None:
-                    channels.append(record.channels)
-                if record.duration_s is not None:
-                    durations.append(record.duration_s)
+            record_format = record.format
+            if record_format in SIGNAL_FORMATS_DICOM:
+                formats[record_format] += 1
+                signal_parameters[(record.sampling_hz, record.channels, record.duration_s)] += 1
+                images[(record.modality, "", "", "", None, None, None, None)] += 1
             else:
-                if record.body_part:
-                    body_parts[record.body_part] += 1
-                if record.manufacturer:
-                    manufacturers[record.manufacturer] += 1
-                if record.model:
-                    models[record.model] += 1
-                if record.modality == "CT":
-                    if record.slice_thickness is not None:
-                        slice_thickness.append(record.slice_thickness)
-                    if record.kvp is not None:
-                        kvp.append(record.kvp)
-                if record.modality == "MR" and record.field_strength is not None:
-                    field_strength.append(record.field_strength)
-                if record.pixel_spacing is not None:
-                    pixel_spacing.append(record.pixel_spacing)
+                images[
+                    (
+                        record.modality,
+                        record.body_part,
+                        record.manufacturer,
+                        record.model,
+                        record.slice_thickness,
+                        record.kvp,
+                        record.field_strength,
+                        record.pixel_spacing,
+                    )
+                ] += 1
             if is_annotation(record.sop_class_uid, record.modality):
                 annotated.add(case)
         else:
-            case = "record:" + record.path
+            case = "record:" + path
             formats[record.format or kind.upper()] += 1
-            signal_cases[case] = record.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            if record.sampling_hz:
-                sampling.append(record.sampling_hz)
-            if record.channels is not None:
-                channels.append(record.channels)
-            if record.duration_s is not None:
-                durations.append(record.duration_s)
-        case_folders[case].add(_folder(record.path))
-        patient = "id:" + record.patient_id if record.patient_id else case
-        if patient not in patients:
-            patients[patient] = (record.sex, record.age_years)
+            signal_cases[case] = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            signal_parameters[(record.sampling_hz, record.channels, record.duration_s)] += 1
+        folder = _folder(path)
+        if case != last_case or folder != last_folder:
+            case_folders[case].add(folder)
+            last_case, last_folder = case, folder
+        patient_id = record.patient_id
+        patient = "id:" + patient_id if patient_id else case
+        if patient != last_patient:
+            last_patient = patient
+            if patient not in patients:
+                patients[patient] = (record.sex, record.age_years)
 
     if label_folders:
         for case, folders in case_folders.items():
@@ -191,6 +204,43 @@ def summary_build(
                 continue
             if any(ancestor in label_folders for folder in folders for ancestor in _ancestors(folder)):
                 annotated.add(case)
+
+    modalities: Counter[str] = Counter()
+    body_parts: Counter[str] = Counter()
+    manufacturers: Counter[str] = Counter()
+    models: Counter[str] = Counter()
+    slice_thickness: Counter[float] = Counter()
+    kvp: Counter[float] = Counter()
+    field_strength: Counter[float] = Counter()
+    pixel_spacing: Counter[float] = Counter()
+    for (modality, body_part, manufacturer, model, thickness, tube, field, spacing), count in images.items():
+        if modality:
+            modalities[modality] += count
+        if body_part:
+            body_parts[body_part] += count
+        if manufacturer:
+            manufacturers[manufacturer] += count
+        if model:
+            models[model] += count
+        if modality == "CT":
+            if thickness is not None:
+                slice_thickness[thickness] += count
+            if tube is not None:
+                kvp[tube] += count
+        if modality == "MR" and field is not None:
+            field_strength[field] += count
+        if spacing is not None:
+            pixel_spacing[spacing] += count
+    sampling: Counter[float] = Counter()
+    channels: Counter[float] = Counter()
+    durations: Counter[float] = Counter()
+    for (rate, channel_count, duration), count in signal_parameters.items():
+        if rate:
+            sampling[rate] += count
+        if channel_count is not None:
+            channels[channel_count] += count
+        if duration is not None:
+            durations[duration] += count
 
     sex: Counter[str] = Counter({"M": 0, "F": 0, "O": 0, "unknown": 0})
     ages: Counter[str] = Counter(dict.fromkeys((*AGE_BANDS, "unknown"), 0))
@@ -225,7 +275,9 @@ def summary_build(
         "acquisition": acquisition,
         "sex": dict(sex),
         "age_bands": dict(ages),
-        "date_range": {"first": _date_text(min(dates)), "last": _date_text(max(dates))} if dates else None,
+        "date_range": {"first": _date_text(first_date), "last": _date_text(last_date)}
+        if first_date
+        else None,
         "cases": {
             "total": total_cases,
             "annotated": len(annotated),
@@ -250,3 +302,22 @@ def key_information_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     }
     kept["errors"] = len(summary.get("errors") or [])
     return kept
+
+
+# Bumped when summary_build's output changes shape, so a stored summary is not reused across versions.
+SUMMARY_VERSION = 1
+
+
+def summary_fingerprint(policy: DeidPolicy | None, label_patterns: Sequence[str] = ()) -> str:
+    """What besides the records decides a summary: equal fingerprints and equal records, equal summaries."""
+    policy = policy or DeidPolicy()
+    return repr(
+        (
+            SUMMARY_VERSION,
+            policy.retain_institution_identity,
+            policy.retain_device_identity,
+            sorted(policy.private_safe_list),
+            policy.pseudonym_pattern,
+            sorted(label_patterns),
+        )
+    )

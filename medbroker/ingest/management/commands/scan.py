@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from medbroker.ingest.scanner.deid import finding_label
-from medbroker.ingest.scanner.engine import scan_tree
+from medbroker.ingest.scanner.engine import scan_and_summarise
 from medbroker.ingest.scanner.records import FileRecord
-from medbroker.ingest.scanner.summary import summary_build
+from medbroker.ingest.scanner.summary import summary_fingerprint
 
 INDEX_VERSION = 1
 
@@ -32,26 +33,46 @@ def index_path_for(root: str) -> Path:
     return Path(settings.VAR_DIR) / "scan-index" / f"{digest}.pickle"
 
 
-def index_load(path: Path, root: str) -> dict[str, FileRecord]:
-    """The records of the folder's last scan, or none when the index is missing, stale or unreadable."""
+@dataclass
+class ScanIndex:
+    """What the command keeps of a folder's last scan: its records and the summary made of them."""
+
+    records: dict[str, FileRecord] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    fingerprint: str = ""
+
+
+def index_load(path: Path, root: str) -> ScanIndex:
+    """The folder's last scan, or an empty index when it is missing, stale or unreadable."""
     try:
         with path.open("rb") as handle:
             # The index is written by this command into the platform's own var/ folder, never taken from
             # a user: unpickling it is as safe as reading the platform's database.
             data = pickle.load(handle)  # noqa: S301
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-        return {}
+        return ScanIndex()
     if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or data.get("root") != root:
-        return {}
+        return ScanIndex()
     records = data.get("records")
-    return records if isinstance(records, dict) else {}
+    if not isinstance(records, dict):
+        return ScanIndex()
+    return ScanIndex(
+        records=records, summary=data.get("summary"), fingerprint=str(data.get("fingerprint", ""))
+    )
 
 
-def index_save(path: Path, root: str, records: dict[str, FileRecord]) -> None:
+def index_save(path: Path, root: str, index: ScanIndex) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
+    data = {
+        "version": INDEX_VERSION,
+        "root": root,
+        "records": index.records,
+        "summary": index.summary,
+        "fingerprint": index.fingerprint,
+    }
     with partial.open("wb") as handle:
-        pickle.dump({"version": INDEX_VERSION, "root": root, "records": records}, handle, protocol=5)
+        pickle.dump(data, handle, protocol=5)
     # Replace in one step: a scan interrupted while writing leaves the previous index whole.
     os.replace(partial, path)
 
@@ -106,17 +127,24 @@ class Command(BaseCommand):
             self.stdout.write(summary_text(summary))
 
     def _scan_folder(self, root: str, workers: int, full: bool, bar: _Bar) -> dict[str, Any]:
-        index = index_path_for(root)
-        previous = {} if full else index_load(index, root)
-        outcome = scan_tree(
+        path = index_path_for(root)
+        previous = ScanIndex() if full else index_load(path, root)
+        scan = scan_and_summarise(
             root,
-            previous=previous,
+            previous=previous.records,
+            previous_summary=previous.summary,
+            previous_fingerprint=previous.fingerprint,
             workers=workers or settings.MEDBROKER_SCAN_WORKERS,
             max_header_bytes=settings.MEDBROKER_SCAN_MAX_HEADER_BYTES,
             progress=bar,
         )
-        index_save(index, root, outcome.records)
-        summary = summary_build(outcome.records.values(), errors=outcome.errors, files=outcome.files)
+        outcome = scan.outcome
+        summary = dict(scan.summary)
+        if not scan.reused or previous.summary is None:
+            fingerprint = summary_fingerprint(None)
+            index_save(
+                path, root, ScanIndex(records=outcome.records, summary=summary, fingerprint=fingerprint)
+            )
         summary["changes"] = {
             "new": len(outcome.new),
             "changed": len(outcome.changed),
