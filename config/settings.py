@@ -195,6 +195,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "outcomes-reports-remind": {"task": "medbroker.outcomes.tasks.reports_remind", "schedule": 3600.0},
+    "ingest-scan-jobs-reconcile": {"task": "medbroker.ingest.tasks.scan_jobs_reconcile", "schedule": 600.0},
 }
 
 # Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated), the days
@@ -228,6 +229,8 @@ MEDBROKER_SMALL_CELL_K = env.int("MEDBROKER_SMALL_CELL_K", default=5)
 # With in-process Celery (the embedded default) a scan started from the page runs in a thread of the web
 # process, so the page can show its progress; tests set this to False to run it inline.
 MEDBROKER_SCAN_IN_THREAD = env.bool("MEDBROKER_SCAN_IN_THREAD", default=True)
+# A queued or running scan silent (no progress written) for this long is taken as abandoned and failed.
+MEDBROKER_SCAN_STALE_MINUTES = env.int("MEDBROKER_SCAN_STALE_MINUTES", default=30)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")

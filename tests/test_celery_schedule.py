@@ -18,5 +18,6 @@ def test_every_scheduled_task_is_registered() -> None:
         "medbroker.access.tasks_rooms.bookings_reconcile",
         "medbroker.compute.tasks.allocations_reconcile",
         "medbroker.outcomes.tasks.reports_remind",
+        "medbroker.ingest.tasks.scan_jobs_reconcile",
     }
     assert scheduled <= set(app.tasks)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sys
 from typing import Any
 
+import absl.logging
 import mlcroissant
 import pytest
 from django.test import Client
@@ -23,6 +25,11 @@ from medbroker.catalog.tests.factories import DatasetFactory, InstitutionFactory
 from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
+
+# mlcroissant logs through absl, whose handler keeps the stream that was sys.stderr when it was imported
+# (pytest's capture during collection) and closes it when Django later reconfigures logging, which takes
+# the rest of the run's stderr with it. The real stderr is one absl never closes.
+absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 # Plain namespaces: rdflib's closed DCAT and XSD warn on every attribute pytest probes while collecting.
 DCAT = Namespace("http://www.w3.org/ns/dcat#")

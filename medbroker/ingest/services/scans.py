@@ -8,6 +8,7 @@ the rows and the dataset stay as the last good scan left them, and the job says 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -82,6 +83,7 @@ def scan_job_create(
             "scan_source_invalid", _("스캔 대상은 folder 또는 dicomweb이어야 합니다."), field="source"
         )
     with transaction.atomic():
+        scan_jobs_abandon_stale(dataset=dataset)
         try:
             # Its own savepoint: the constraint's failure must not spoil a caller's transaction.
             with transaction.atomic():
@@ -106,6 +108,44 @@ def scan_job_create(
             request=request,
         )
     return job
+
+
+def scan_jobs_abandon_stale(*, dataset: Dataset | None = None) -> int:
+    """Fail the queued or running jobs that have shown no sign of life for MEDBROKER_SCAN_STALE_MINUTES.
+
+    A job whose worker died (a restarted web process running it in a thread, a killed Celery worker) would
+    otherwise stay active for ever, and the one-active-job rule would refuse every later scan of its
+    dataset. Progress writes keep ``updated_at`` current while a job runs, so only a silent job is failed.
+    Returns how many jobs were failed.
+    """
+    cutoff = timeutils.now() - dt.timedelta(minutes=settings.MEDBROKER_SCAN_STALE_MINUTES)
+    stale = ScanJob.objects.filter(
+        status__in=(ScanJob.Status.QUEUED, ScanJob.Status.RUNNING), updated_at__lt=cutoff
+    ).select_related("dataset")
+    if dataset is not None:
+        stale = stale.filter(dataset=dataset)
+    message = gettext("작업이 응답 없이 멈추어 중단 처리했습니다(서버 재시작 등). 다시 스캔해 주세요.")
+    failed = 0
+    with transaction.atomic():
+        for job in stale.select_for_update(of=("self",)):
+            last_sign_of_life = job.updated_at.isoformat()
+            job.status = ScanJob.Status.FAILED
+            job.finished_at = timeutils.now()
+            job.error_message = message
+            job.save(update_fields=["status", "finished_at", "error_message", "updated_at"])
+            audit_record(
+                action="ingest.scan_abandoned",
+                actor=None,
+                target=job,
+                summary=f"멈춘 데이터셋 스캔 중단 처리: {job.dataset.title}",
+                data={
+                    "dataset": job.dataset_id,
+                    "source": job.source,
+                    "last_sign_of_life": last_sign_of_life,
+                },
+            )
+            failed += 1
+    return failed
 
 
 def _scan_in_thread(job_id: int) -> None:
@@ -191,7 +231,10 @@ class _ProgressWriter:
         now = time.monotonic()
         if done >= total or now - self.written_at >= PROGRESS_INTERVAL_S:
             self.written_at = now
-            ScanJob.objects.filter(pk=self.job_id).update(files_total=total, files_done=min(done, total))
+            # updated_at doubles as the job's heartbeat: see scan_jobs_abandon_stale.
+            ScanJob.objects.filter(pk=self.job_id).update(
+                files_total=total, files_done=min(done, total), updated_at=timeutils.now()
+            )
         if self.forward is not None:
             self.forward(done, total)
 
@@ -420,8 +463,9 @@ def scan_job_run(*, job_id: int, progress: Progress | None = None, workers: int 
     """Run a queued job to its end. A job that is not queued any more (a retried task, a second worker) is
     returned as it is, so running a job twice never scans twice. Never raises for a failed scan: the job
     records the failure."""
+    now = timeutils.now()
     claimed = ScanJob.objects.filter(pk=job_id, status=ScanJob.Status.QUEUED).update(
-        status=ScanJob.Status.RUNNING, started_at=timeutils.now(), files_done=0
+        status=ScanJob.Status.RUNNING, started_at=now, files_done=0, updated_at=now
     )
     job = ScanJob.objects.select_related("dataset", "requested_by").get(pk=job_id)
     if not claimed:

@@ -64,3 +64,47 @@ def test_a_started_scan_goes_to_celery_when_not_run_in_a_thread(
     dataset.refresh_from_db()
     assert (job.status, job.files_total, job.files_new, job.requested_by) == ("succeeded", 2, 2, steward)
     assert (dataset.annotated_count, dataset.non_annotated_count, dataset.deidentification) == (0, 0, "clean")
+
+
+def test_a_silent_job_is_failed_and_the_dataset_can_be_scanned_again(
+    dataset: Dataset, folder: Path, settings: Any
+) -> None:
+    import datetime as dt
+
+    from medbroker.core import timeutils
+    from medbroker.ingest.tasks import scan_jobs_reconcile
+
+    settings.MEDBROKER_SCAN_STALE_MINUTES = 30
+    now = timeutils.now()
+    silent = ScanJobFactory(dataset=dataset, status=ScanJob.Status.RUNNING)
+    ScanJob.objects.filter(pk=silent.pk).update(updated_at=now - dt.timedelta(minutes=31))
+    alive = ScanJobFactory(status=ScanJob.Status.RUNNING)
+    ScanJob.objects.filter(pk=alive.pk).update(updated_at=now - dt.timedelta(minutes=29))
+
+    assert scan_jobs_reconcile.delay().get() == 1
+
+    silent.refresh_from_db()
+    alive.refresh_from_db()
+    assert (silent.status, silent.error_message) == (
+        "failed",
+        "작업이 응답 없이 멈추어 중단 처리했습니다(서버 재시작 등). 다시 스캔해 주세요.",
+    )
+    assert alive.status == "running"
+    event = AuditEvent.objects.get(action="ingest.scan_abandoned")
+    assert (event.object_id, event.data["dataset"]) == (str(silent.pk), dataset.pk)
+    job = scan_job_create(dataset=dataset, source=ScanSource.FOLDER, location=str(folder))
+    assert job.status == "queued"
+
+
+def test_a_new_scan_fails_its_dataset_s_silent_job_first(dataset: Dataset, folder: Path) -> None:
+    import datetime as dt
+
+    from medbroker.core import timeutils
+
+    silent = ScanJobFactory(dataset=dataset, status=ScanJob.Status.QUEUED)
+    ScanJob.objects.filter(pk=silent.pk).update(updated_at=timeutils.now() - dt.timedelta(hours=2))
+
+    job = scan_job_create(dataset=dataset, source=ScanSource.FOLDER, location=str(folder))
+
+    silent.refresh_from_db()
+    assert (silent.status, job.status) == ("failed", "queued")
