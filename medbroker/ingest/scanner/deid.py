@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import regex
 from django.utils.translation import gettext_lazy as _
 
 from medbroker.ingest.scanner.records import FileKind, FileRecord
@@ -161,6 +162,7 @@ _LABELS: dict[str, Any] = {
     "edf.recording_admin": _("EDF+ 기록의 병원 관리 코드"),
     "edf.recording_technician": _("EDF+ 기록의 검사자 이름"),
     "wfdb.comments": _("WFDB 헤더 주석의 자유 기재 내용"),
+    "unreadable": _("읽지 못해 점검하지 못한 파일"),
 }
 
 
@@ -212,9 +214,22 @@ def policy_from_profile(profile: Any) -> DeidPolicy:
     )
 
 
+# A pattern a steward typed runs against every patient ID: the ``regex`` package's timeout bounds a pattern
+# that backtracks catastrophically, where the standard ``re`` would hang the scan.
+PSEUDONYM_TIMEOUT_S = 0.05
+
+
 @lru_cache(maxsize=64)
-def _pseudonym_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _pseudonym_regex(pattern: str) -> Any:
+    return regex.compile(pattern)
+
+
+def pseudonym_matches(pattern: str, patient_id: str) -> bool:
+    """Whether ``patient_id`` is in the pseudonym form; an ID the pattern cannot judge in time is not."""
+    try:
+        return _pseudonym_regex(pattern).fullmatch(patient_id, timeout=PSEUDONYM_TIMEOUT_S) is not None
+    except (TimeoutError, regex.error):
+        return False
 
 
 def _burned_in_risk(record: FileRecord) -> bool:
@@ -250,7 +265,7 @@ def record_findings(record: FileRecord, policy: DeidPolicy) -> list[str]:
         policy.pseudonym_pattern
         and record.patient_id
         and record.kind in (FileKind.DICOM, FileKind.EDF)
-        and not _pseudonym_regex(policy.pseudonym_pattern).fullmatch(record.patient_id)
+        and not pseudonym_matches(policy.pseudonym_pattern, record.patient_id)
     ):
         codes.append("PatientID.pseudonym")
     return codes

@@ -34,6 +34,7 @@ from medbroker.ingest.scanner.signals import SignalReadError, edf_record_read, w
 from medbroker.ingest.scanner.summary import summary_build, summary_fingerprint
 
 Progress = Callable[[int, int], None]
+WALK_PROGRESS_EVERY = 5000
 
 # Files never read as DICOM: the companions of WFDB records and common documents. A file of another
 # name without the DICM preamble is counted and skipped, unless its name says it is DICOM.
@@ -54,6 +55,7 @@ REASON_LOOP = "심볼릭 링크가 상위 폴더를 다시 가리킵니다(순�
 REASON_DIRECTORY_PERMISSION = "폴더를 읽을 권한이 없습니다."
 REASON_EMPTY = "빈 파일입니다(0바이트)."
 REASON_NOT_DICOM = "DICOM 파일이 아닙니다: DICOM 머리말(DICM)이 없습니다."
+REASON_OUTSIDE = "허용된 보관 위치 밖을 가리키는 링크입니다. 건너뛰었습니다."
 
 
 @dataclass
@@ -134,6 +136,10 @@ def file_read(candidate: _Candidate, max_header_bytes: int) -> FileRecord | Scan
         return ScanError(candidate.relative, _os_reason(error))
     except MemoryError:
         return ScanError(candidate.relative, "헤더가 너무 커서 읽을 수 없습니다.")
+    except Exception as error:  # a reader's bug or a library's surprise must cost one file, not the scan
+        return ScanError(
+            candidate.relative, f"파일을 읽는 중 오류가 발생했습니다: {type(error).__name__}: {error}"[:300]
+        )
 
 
 def _chunk_read(chunk: list[_Candidate], max_header_bytes: int) -> list[FileRecord | ScanError]:
@@ -149,12 +155,22 @@ def _chunk_read_star(arguments: tuple[list[_Candidate], int]) -> list[FileRecord
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _walk(root: str, errors: list[ScanError]) -> Iterator[tuple[str, str, os.stat_result]]:
+def _inside(path: str, folders: Sequence[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
+
+
+def _walk(
+    root: str, errors: list[ScanError], confine_to: Sequence[str] | None = None
+) -> Iterator[tuple[str, str, os.stat_result]]:
     """(absolute path, relative path, stat) of every regular file under ``root``, following symbolic links.
 
     A directory reached twice through links (same device and inode as one on the current path) is a loop:
-    reported once and not entered, so the walk always ends.
+    reported once and not entered, so the walk always ends. With ``confine_to``, a link whose target lies
+    outside those folders is reported and not followed: a folder a steward may scan must not lead the
+    server into files nobody allowed.
     """
+    confined = [os.path.realpath(folder) for folder in confine_to] if confine_to is not None else None
     root_stat = os.stat(root)
     stack: list[tuple[str, str, tuple[tuple[int, int], ...]]] = [
         (root, "", ((root_stat.st_dev, root_stat.st_ino),))
@@ -175,6 +191,9 @@ def _walk(root: str, errors: list[ScanError]) -> Iterator[tuple[str, str, os.sta
         subfolders = []
         for entry in entries:
             relative = f"{relative_folder}/{entry.name}" if relative_folder else entry.name
+            if confined is not None and entry.is_symlink() and not _inside(entry.path, confined):
+                errors.append(ScanError(relative, REASON_OUTSIDE))
+                continue
             try:
                 info = entry.stat()  # follows symbolic links
             except FileNotFoundError:
@@ -226,8 +245,13 @@ def scan_tree(
     label_patterns: Sequence[str] = (),
     max_header_bytes: int | None = None,
     progress: Progress | None = None,
+    confine_to: Sequence[str] | None = None,
 ) -> ScanOutcome:
-    """Scan ``root``; ``previous`` is the last scan's records by relative path (empty for a first scan)."""
+    """Scan ``root``; ``previous`` is the last scan's records by relative path (empty for a first scan).
+
+    While walking, ``progress(0, files found so far)`` is called every ``WALK_PROGRESS_EVERY`` files, so a
+    long walk of a large archive shows (and keeps its job alive) before any header is read.
+    """
     root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise NotADirectoryError(root)
@@ -236,8 +260,10 @@ def scan_tree(
     outcome = ScanOutcome(records={})
     seen: set[str] = set()
     to_read: list[_Candidate] = []
-    for path, relative, info in _walk(root, outcome.errors):
+    for path, relative, info in _walk(root, outcome.errors, confine_to):
         outcome.files += 1
+        if progress and outcome.files % WALK_PROGRESS_EVERY == 0:
+            progress(0, outcome.files)
         seen.add(relative)
         name = relative.rsplit("/", 1)[-1]
         before = previous.get(relative)
@@ -313,6 +339,7 @@ def scan_and_summarise(
     workers: int = 0,
     max_header_bytes: int | None = None,
     progress: Progress | None = None,
+    confine_to: Sequence[str] | None = None,
 ) -> SummarisedScan:
     """Scan ``root`` and summarise it, rebuilding the summary only when something changed.
 
@@ -327,15 +354,20 @@ def scan_and_summarise(
         label_patterns=label_patterns,
         max_header_bytes=max_header_bytes,
         progress=progress,
+        confine_to=confine_to,
     )
     fingerprint = summary_fingerprint(policy, label_patterns)
     unchanged = not (outcome.new or outcome.changed or outcome.removed)
-    if previous_summary and unchanged and previous_fingerprint == fingerprint:
-        summary = {
-            **previous_summary,
-            "files": outcome.files,
-            "errors": [error.as_json() for error in outcome.errors],
-        }
+    errors = [error.as_json() for error in outcome.errors]
+    # Errors count as findings (a file that could not be read cannot be cleared): the same errors as last
+    # time are part of "nothing changed".
+    if (
+        previous_summary
+        and unchanged
+        and previous_fingerprint == fingerprint
+        and previous_summary.get("errors") == errors
+    ):
+        summary = {**previous_summary, "files": outcome.files}
         return SummarisedScan(outcome=outcome, summary=summary, reused=True)
     summary = summary_build(
         outcome.records.values(),

@@ -227,8 +227,15 @@ def _need_more(complete: bool) -> Exception:
     return DicomReadError("truncated") if complete else _NeedMore()
 
 
-def _skip_items(buf: bytes, pos: int, explicit: bool, complete: bool) -> int:
+# Sequences nest a few levels in real files (a code item inside a content item inside a report); a file
+# nesting deeper is corrupt or hostile, and following it would exhaust the stack.
+MAX_SEQUENCE_DEPTH = 32
+
+
+def _skip_items(buf: bytes, pos: int, explicit: bool, complete: bool, depth: int = 1) -> int:
     """Position after a sequence of undefined length whose first item tag is at ``pos``."""
+    if depth > MAX_SEQUENCE_DEPTH:
+        raise DicomReadError("depth")
     n = len(buf)
     while True:
         if pos + 8 > n:
@@ -241,14 +248,14 @@ def _skip_items(buf: bytes, pos: int, explicit: bool, complete: bool) -> int:
         if tag != _ITEM:
             raise DicomReadError("sequence")
         if length == _UNDEFINED:
-            pos = _skip_item_elements(buf, pos, explicit, complete)
+            pos = _skip_item_elements(buf, pos, explicit, complete, depth)
         else:
             pos += length
             if pos > n:
                 raise _need_more(complete)
 
 
-def _skip_item_elements(buf: bytes, pos: int, explicit: bool, complete: bool) -> int:
+def _skip_item_elements(buf: bytes, pos: int, explicit: bool, complete: bool, depth: int) -> int:
     """Position after an item of undefined length: its elements up to the item delimiter."""
     n = len(buf)
     while pos + 8 <= n:
@@ -276,7 +283,7 @@ def _skip_item_elements(buf: bytes, pos: int, explicit: bool, complete: bool) ->
             vr = b""
             pos += 8
         if length == _UNDEFINED:
-            pos = _skip_items(buf, pos, explicit and vr != b"UN", complete)
+            pos = _skip_items(buf, pos, explicit and vr != b"UN", complete, depth + 1)
             continue
         pos += length
     raise _need_more(complete)
@@ -312,6 +319,7 @@ def _walk(buf: bytes, pos: int, explicit: bool, complete: bool) -> _Header:
     vr_header = _VR_HEADER
     unpack_explicit, unpack_tag_length, unpack_u32 = _unpack_explicit, _unpack_tag_length, _unpack_u32
     n = len(buf)
+    reached_pixels = False
     try:
         while pos < n:
             if explicit:
@@ -329,10 +337,13 @@ def _walk(buf: bytes, pos: int, explicit: bool, complete: bool) -> _Header:
             if group >= 0x7FE0:
                 if group == 0xFFFE:
                     raise DicomReadError("sequence")
+                reached_pixels = True
                 break
             tag = (group << 16) | element
             if length == _UNDEFINED:
                 # A sequence (or an undefined-length UN holding one): walk its items to find its end.
+                if group & 1 and group > 0x0008 and element >= 0x1000:
+                    header.private.append((group, element))
                 start = pos
                 pos = _skip_items(buf, pos, explicit and vr != b"UN", complete)
                 if tag == _T_WAVEFORM_SEQUENCE:
@@ -359,7 +370,8 @@ def _walk(buf: bytes, pos: int, explicit: bool, complete: bool) -> _Header:
             pos += length
     except struct.error:
         raise _need_more(complete) from None
-    if pos > n:
+    if pos > n or (pos == n and not reached_pixels and not complete):
+        # Past the end, or exactly at the end of a partial read: the header may go on in the next bytes.
         raise _need_more(complete)
     header.end = pos
     return header
@@ -693,6 +705,7 @@ _REASONS = {
     "truncated": "파일이 중간에 잘렸습니다: DICOM 요소의 길이가 파일 끝을 넘습니다.",
     "vr": "DICOM 헤더가 손상되었습니다: 값 표현(VR)을 읽을 수 없습니다(바이트 순서가 다를 수 있습니다).",
     "sequence": "DICOM 헤더가 손상되었습니다: 시퀀스 구조가 맞지 않습니다.",
+    "depth": f"DICOM 헤더가 손상되었습니다: 시퀀스가 {MAX_SEQUENCE_DEPTH}단계보다 깊게 중첩되어 있습니다.",
 }
 
 

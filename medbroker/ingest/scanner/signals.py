@@ -9,6 +9,7 @@ package's ``rdheader``, which never touches the signal files.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,8 @@ def edf_record_read(read_more: Callable[[int], bytes], head: bytes, record: File
         n_signals = int(fixed[244:248])
     except ValueError as error:
         raise SignalReadError("EDF 헤더의 숫자 필드를 읽을 수 없습니다.") from error
+    if not math.isfinite(record_seconds) or record_seconds < 0:
+        raise SignalReadError("EDF 헤더의 데이터 레코드 길이(초)가 올바른 수가 아닙니다.")
     if n_signals <= 0 or header_bytes != EDF_FIXED_HEADER * (n_signals + 1):
         raise SignalReadError("EDF 헤더의 신호 수와 헤더 크기가 맞지 않습니다.")
     signal_header = head[EDF_FIXED_HEADER:header_bytes]

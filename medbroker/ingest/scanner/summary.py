@@ -22,6 +22,7 @@ from medbroker.ingest.scanner.records import FileKind, FileRecord, ScanError
 AGE_BANDS = ("0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80-89", "90+")
 EXAMPLES_PER_FINDING = 5
 SIGNAL_FORMATS_DICOM = ("DICOM-ECG", "DICOM-WAVEFORM")
+UNREADABLE = "unreadable"
 
 
 def age_band(age: int | None) -> str:
@@ -241,6 +242,14 @@ def summary_build(
             channels[channel_count] += count
         if duration is not None:
             durations[duration] += count
+
+    # A file that could not be read could not be checked either: it counts as a finding until it reads
+    # (or an operator accepts it), so a scan with errors never clears a dataset for publication.
+    for error in sorted(errors, key=lambda error: error.path):
+        files_with_findings += 1
+        findings[UNREADABLE] += 1
+        if len(examples[UNREADABLE]) < EXAMPLES_PER_FINDING:
+            examples[UNREADABLE].append(error.path)
 
     sex: Counter[str] = Counter({"M": 0, "F": 0, "O": 0, "unknown": 0})
     ages: Counter[str] = Counter(dict.fromkeys((*AGE_BANDS, "unknown"), 0))
