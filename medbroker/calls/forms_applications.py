@@ -27,6 +27,7 @@ from medbroker.calls.services.applications import PLAN_FIELDS
 from medbroker.calls.services.documents import ACCEPT_ATTRIBUTE
 from medbroker.calls.services.eligibility import criterion_mark
 from medbroker.catalog.models import Dataset
+from medbroker.catalog.selectors import dataset_counts_view
 from medbroker.core.errors import DomainError
 from medbroker.core.forms import KrdsFormMixin
 
@@ -131,11 +132,13 @@ class ComputeForm(KrdsFormMixin, forms.Form):
 class DatasetChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         dataset: Dataset = obj
+        # The counts as the public sees them: after a scan, small counts are suppressed for companies.
+        counts = dataset_counts_view(dataset=dataset, user=None)
         return _("%(title)s · %(institution)s (Annotation %(annotated)s건 / 전체 %(total)s건)") % {
             "title": dataset.display_title,
             "institution": dataset.institution.name,
-            "annotated": f"{dataset.annotated_count:,}",
-            "total": f"{dataset.total_count:,}",
+            "annotated": counts.annotated.display,
+            "total": counts.total.display,
         }
 
 

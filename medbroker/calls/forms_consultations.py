@@ -12,16 +12,19 @@ from medbroker.calls.selectors.calls import calls_accepting_consultations
 from medbroker.calls.selectors.consultations import datasets_for_consultation
 from medbroker.calls.services.consultations import ANSWERS, MESSAGE_MAX_LENGTH, PURPOSE_MAX_LENGTH
 from medbroker.catalog.models import Dataset
+from medbroker.catalog.selectors import dataset_counts_view
 from medbroker.core.forms import KrdsFormMixin
 
 
 class DatasetChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         dataset: Dataset = obj
+        # The counts as the public sees them: after a scan, small counts are suppressed for companies.
+        counts = dataset_counts_view(dataset=dataset, user=None)
         return _("%(title)s · %(institution)s (%(total)s건)") % {
             "title": dataset.display_title,
             "institution": dataset.institution.name,
-            "total": f"{dataset.total_count:,}",
+            "total": counts.total.display,
         }
 
 

@@ -22,6 +22,7 @@ from medbroker.catalog.selectors import (
     DatasetFilters,
     DatasetTotals,
     TotalRow,
+    dataset_counts_view,
     dataset_online_use_allowed,
     dataset_published_get,
     dataset_totals,
@@ -49,9 +50,16 @@ class DatasetOut(Schema):
     modality_en: str
     dicom_modality: str
     data_type: str
-    annotated: int
-    non_annotated: int
-    total: int
+    # After a scan the counts are its exact case counts: one under MEDBROKER_SMALL_CELL_K is null, as is
+    # the count that would give it away, and counts_suppressed says so.
+    annotated: int | None = Field(..., description="Annotation 건수. 개인 식별 위험으로 가린 경우 null")
+    non_annotated: int | None = Field(
+        ..., description="Non-Annotation 건수. 개인 식별 위험으로 가린 경우 null"
+    )
+    total: int | None = Field(..., description="합계. 개인 식별 위험으로 가린 경우 null")
+    counts_suppressed: bool = Field(
+        ..., description="건수 가운데 하나라도 작은 수 보호(소수 셀 억제)로 가렸으면 true"
+    )
     sensitivity: str
     formats: list[str]
     illustrative: bool
@@ -103,6 +111,8 @@ class TotalsOut(Schema):
 
 def _dataset_out(dataset: Dataset) -> dict[str, Any]:
     organisation = dataset.institution.organisation
+    # The public face of the catalogue: every client gets what an anonymous visitor sees.
+    counts = dataset_counts_view(dataset=dataset, user=None)
     return {
         "id": dataset.pk,
         "title": dataset.title,
@@ -118,9 +128,10 @@ def _dataset_out(dataset: Dataset) -> dict[str, Any]:
         "modality_en": dataset.modality.name_en,
         "dicom_modality": dataset.modality.dicom_code,
         "data_type": dataset.data_type,
-        "annotated": dataset.annotated_count,
-        "non_annotated": dataset.non_annotated_count,
-        "total": dataset.total_count,
+        "annotated": counts.annotated.count,
+        "non_annotated": counts.non_annotated.count,
+        "total": counts.total.count,
+        "counts_suppressed": counts.suppressed,
         "sensitivity": dataset.sensitivity,
         "formats": list(dataset.formats or []),
         "illustrative": dataset.is_illustrative,

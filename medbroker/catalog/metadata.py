@@ -1,9 +1,11 @@
 """Interoperable descriptions of a dataset: HealthDCAT-AP (RDF), Croissant 1.0 and schema.org (JSON-LD).
 
 Each export says only what the dataset page already says to anyone who may open it: the catalogue's own
-fields and the scan's key information as an outsider sees it (``dataset_key_information_view`` with no
-user), so a count under ``MEDBROKER_SMALL_CELL_K`` is left out rather than written exactly, and dates go
-no finer than the month the page shows. No value of one patient or one file is ever exported.
+fields, and the scan's key information and case counts as an outsider sees them
+(``dataset_key_information_view`` and ``dataset_counts_view`` with no user), so a count under
+``MEDBROKER_SMALL_CELL_K``, or one that would give such a count away, is left out rather than written
+exactly, and dates go no finer than the month the page shows. No value of one patient or one file is ever
+exported.
 
 The data itself is never downloadable: companies use it in the closed learning room, or online where the
 agreement allows it. The descriptions therefore carry no download address; their distributions point to
@@ -21,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import quote, urljoin
 
-from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -32,6 +33,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 from medbroker.catalog.models import Dataset, DataType
 from medbroker.catalog.selectors import (
     KeyInformationView,
+    dataset_counts_view,
     dataset_key_information_view,
     dataset_online_use_allowed,
 )
@@ -197,20 +199,20 @@ def _age_band_bounds(band: str) -> tuple[int, int | None] | None:
     return int(match[1]), int(match[2]) if match[2] else None
 
 
-def _typical_ages(dataset: Dataset) -> tuple[int | None, int | None]:
-    """HealthDCAT-AP's "typical" ages: from the youngest to the oldest age band of at least k patients.
+def _typical_ages(view: KeyInformationView | None) -> tuple[int | None, int | None]:
+    """HealthDCAT-AP's "typical" ages: from the youngest to the oldest age band the public page shows with
+    a count (a shown count is at least k). No maximum when the oldest such band is "90+".
 
-    Read from the summary itself, not from the page's cells: the page also hides a large band to protect
-    a single small one, and saying that a band is typical gives no count away. No maximum when the
-    oldest such band is "90+"."""
-    bands = dataset.scan_summary.get("age_bands") if isinstance(dataset.scan_summary, dict) else None
-    if not isinstance(bands, dict):
+    Bands the page hides are left out even when they are large: that a hidden band holds at least k
+    patients is a bound the page does not give, and beside the total it can pin the small bands down
+    (7 patients, a hidden band of 5 or more: the two hidden bands "< 5" beside it are 1 and 1)."""
+    distribution = view.distribution("age_bands") if view is not None else None
+    if distribution is None:
         return None, None
-    k = int(settings.MEDBROKER_SMALL_CELL_K)
     typical = sorted(
         bounds
-        for band, count in bands.items()
-        if isinstance(count, int) and count >= k and (bounds := _age_band_bounds(str(band))) is not None
+        for cell in distribution.cells
+        if cell.count and (bounds := _age_band_bounds(cell.key)) is not None
     )
     if not typical:
         return None, None
@@ -414,14 +416,10 @@ def dataset_dcat_graph(dataset: Dataset, *, base_url: str) -> Graph:
     for distribution in _distributions(graph, dataset, landing=landing):
         add((subject, DCAT.distribution, distribution))
 
-    # HealthDCAT-AP.
-    add(
-        (
-            subject,
-            HEALTHDCATAP.numberOfRecords,
-            RdfLiteral(dataset.total_count, datatype=XSD.nonNegativeInteger),
-        )
-    )
+    # HealthDCAT-AP. The case count as the dataset page shows it to anyone: left out when suppressed.
+    records = dataset_counts_view(dataset=dataset, user=None).total.count
+    if records is not None:
+        add((subject, HEALTHDCATAP.numberOfRecords, RdfLiteral(records, datatype=XSD.nonNegativeInteger)))
     if patients := _public_total(view, "patients"):
         add(
             (
@@ -430,7 +428,7 @@ def dataset_dcat_graph(dataset: Dataset, *, base_url: str) -> Graph:
                 RdfLiteral(patients, datatype=XSD.nonNegativeInteger),
             )
         )
-    low, high = _typical_ages(dataset)
+    low, high = _typical_ages(view)
     if low is not None:
         add((subject, HEALTHDCATAP.minTypicalAge, RdfLiteral(low, datatype=XSD.nonNegativeInteger)))
     if high is not None:
@@ -583,7 +581,8 @@ def _croissant_key_information(view: KeyInformationView | None) -> list[dict[str
             "@id": record_set,
             "name": record_set,
             "description": _(
-                "마지막 스캔에서 집계한 주요 정보. 공개 화면과 같이 작은 수(%(k)d 미만)는 빠져 있습니다."
+                "마지막 스캔에서 집계한 주요 정보. 공개 화면과 같이 작은 수(%(k)d 미만)와 그 수를 거꾸로 "
+                "계산할 수 있는 수는 빠져 있습니다."
             )
             % {"k": view.k},
             "key": [{"@id": f"{record_set}/category"}, {"@id": f"{record_set}/value"}],

@@ -17,9 +17,11 @@ from medbroker.accounts.permissions import role_required
 from medbroker.catalog.forms import DatasetForm, DatasetWithdrawForm
 from medbroker.catalog.selectors import (
     DATASET_DEFAULT_SORT,
+    DATASET_MANAGED_SORTABLE,
     DATASET_SORTABLE,
     DatasetFilters,
     DatasetTotals,
+    dataset_counts_view,
     dataset_key_information_view,
     dataset_managed_get,
     dataset_online_use_allowed,
@@ -111,6 +113,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "key_information_items": _key_information_items(dataset.key_information),
             "can_manage": user_can_manage_institution(user=user, institution=dataset.institution),
             "consultation_url": f"{CONSULTATION_NEW_PATH}?dataset={dataset.pk}" if can_consult else "",
+            "counts": dataset_counts_view(dataset=dataset, user=user),
             "key_information_view": dataset_key_information_view(dataset=dataset, user=user),
             "scan_url": DATASET_SCAN_PATH.format(pk=dataset.pk),
         },
@@ -125,7 +128,7 @@ def steward_dataset_list(request: HttpRequest) -> HttpResponse:
     table = table_build(
         request,
         datasets,
-        sortable={**DATASET_SORTABLE, "publication": "publication", "updated_at": "updated_at"},
+        sortable={**DATASET_MANAGED_SORTABLE, "publication": "publication", "updated_at": "updated_at"},
         default_sort=DATASET_DEFAULT_SORT,
         per_page=50,
     )

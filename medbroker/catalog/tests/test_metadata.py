@@ -208,9 +208,9 @@ def test_dcat_health_properties_come_from_the_scan_summary(colon_ct: Dataset) ->
 
     assert _objects(graph, subject, HEALTH.numberOfRecords) == {_number(2000)}
     assert _objects(graph, subject, HEALTH.numberOfUniqueIndividuals) == {_number(120)}
-    # The bands of at least k (5) patients: 40-49 to 60-69; "30-39" has 3.
+    # The bands the public page shows: 40-49 and 50-59. "30-39" has 3 and hides "60-69" (17) with it.
     assert _objects(graph, subject, HEALTH.minTypicalAge) == {_number(40)}
-    assert _objects(graph, subject, HEALTH.maxTypicalAge) == {_number(69)}
+    assert _objects(graph, subject, HEALTH.maxTypicalAge) == {_number(59)}
     category = _one(graph, subject, HEALTH.healthCategory)
     assert _objects(graph, category, RDF.type) == {SKOS.Concept}
     assert _objects(graph, category, SKOS.prefLabel) == {
