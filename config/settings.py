@@ -231,6 +231,12 @@ MEDBROKER_SMALL_CELL_K = env.int("MEDBROKER_SMALL_CELL_K", default=5)
 MEDBROKER_SCAN_IN_THREAD = env.bool("MEDBROKER_SCAN_IN_THREAD", default=True)
 # A queued or running scan silent (no progress written) for this long is taken as abandoned and failed.
 MEDBROKER_SCAN_STALE_MINUTES = env.int("MEDBROKER_SCAN_STALE_MINUTES", default=30)
+# PACS servers a data steward may import from through DICOMweb (comma-separated "host" or "host:port"; a
+# host alone allows any port). The server fetches whatever address is saved, so an address typed by a
+# steward could make it reach internal services; empty: only operators set DICOMweb addresses.
+MEDBROKER_DICOMWEB_HOSTS = [
+    host.strip().lower() for host in env.list("MEDBROKER_DICOMWEB_HOSTS", default=[]) if host.strip()
+]
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")

@@ -3,8 +3,11 @@ through the catalogue's own pages, so every change goes through the services and
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -46,10 +49,40 @@ class ModalityAdmin(_RefreshesSearchDocuments):
     ordering = ("order", "name")
 
 
+class InstitutionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Institution
+        fields = ("organisation", "region", "description", "scan_folder")
+
+    def clean_scan_folder(self) -> str:
+        """An absolute folder inside one of the allowed roots, stored with links and ``..`` resolved.
+
+        The folder need not exist yet (it can be assigned before the hospital's files arrive); the scan
+        checks it again, with the roots of that moment, each time a steward uses it.
+        """
+        value = (self.cleaned_data.get("scan_folder") or "").strip()
+        if not value:
+            return ""
+        if not Path(value).is_absolute():
+            raise forms.ValidationError(_("데이터 보관 폴더는 /로 시작하는 절대 경로로 입력해 주세요."))
+        try:
+            resolved = Path(value).resolve()
+        except (OSError, RuntimeError):
+            raise forms.ValidationError(_("데이터 보관 폴더 경로를 확인할 수 없습니다.")) from None
+        roots = [Path(root).resolve() for root in settings.MEDBROKER_SCAN_ROOTS]
+        if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+            raise forms.ValidationError(
+                _("허용된 데이터 보관 위치 밖의 폴더입니다. 허용된 위치: %(roots)s")
+                % {"roots": ", ".join(settings.MEDBROKER_SCAN_ROOTS)}
+            )
+        return str(resolved)
+
+
 @admin.register(Institution)
 class InstitutionAdmin(_RefreshesSearchDocuments):
+    form = InstitutionAdminForm
     dataset_relation = "institution"
-    list_display = ("__str__", "region", "dataset_count")
+    list_display = ("__str__", "region", "scan_folder", "dataset_count")
     search_fields = ("organisation__name", "organisation__name_en", "region")
     autocomplete_fields = ()
     raw_id_fields = ("organisation",)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from medbroker.accounts.models import Organisation
@@ -112,16 +113,17 @@ def _reference_data_load() -> tuple[dict[str, BodyPart], dict[str, Modality]]:
 
 
 def _institution(
-    *, name: str, name_en: str, address: str, phone: str, description: str
+    *, name: str, name_en: str, address: str, phone: str, description: str, scan_folder: str | None = None
 ) -> tuple[Organisation, Institution]:
     organisation, _ = Organisation.objects.update_or_create(
         kind=Organisation.Kind.INSTITUTION,
         name=name,
         defaults={"name_en": name_en, "address": address, "contact_phone": phone},
     )
-    institution, _ = Institution.objects.update_or_create(
-        organisation=organisation, defaults={"region": "대구", "description": description}
-    )
+    values: dict[str, Any] = {"region": "대구", "description": description}
+    if scan_folder is not None:
+        values["scan_folder"] = scan_folder
+    institution, _ = Institution.objects.update_or_create(organisation=organisation, defaults=values)
     return organisation, institution
 
 
@@ -159,6 +161,8 @@ def catalog_demo_load() -> CatalogDemo:
         address="대구광역시 동구 첨단로",
         phone="053-281-0034",
         description="공고 3.1의 AI 학습용 의료데이터(영상 약 9만 건, 시계열 약 10만 건)를 보유·운영하는 KTL 데이터베이스입니다.",
+        # KTL's stewards scan under the first allowed root, where the ingest demo writes its archive.
+        scan_folder=settings.MEDBROKER_SCAN_ROOTS[0] if settings.MEDBROKER_SCAN_ROOTS else "",
     )
     for number, (body_code, modality_code, annotated, non_annotated) in enumerate(CALL_IMAGING_ROWS, start=1):
         body_part, modality = body_parts[body_code], modalities[modality_code]

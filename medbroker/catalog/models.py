@@ -55,6 +55,18 @@ class Institution(TimeStampedModel):
     )
     region = models.CharField(_("지역"), max_length=50, blank=True)
     description = models.TextField(_("소개"), blank=True)
+    # Set by the lab's operators only: a steward may scan folders under it and nowhere else, so that one
+    # hospital's steward cannot point a dataset at another hospital's files under the same server root.
+    scan_folder = models.CharField(
+        _("데이터 보관 폴더"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "이 기관의 데이터가 있는 서버 폴더의 절대 경로입니다. 허용된 데이터 보관 위치(MEDBROKER_SCAN_ROOTS) "
+            "안이어야 하며, 기관의 데이터 관리자는 이 폴더 안에서만 스캔할 수 있습니다. 비워 두면 데이터 관리자는 "
+            "폴더를 스캔할 수 없습니다."
+        ),
+    )
 
     class Meta:
         verbose_name = _("데이터 보유기관")

@@ -120,6 +120,10 @@ def ingest_demo_load() -> IngestDemo:
     folder = Path(settings.MEDBROKER_SCAN_ROOTS[0]) / DEMO_FOLDER
     _archive_ensure(folder)
     with transaction.atomic():
+        if not institution.scan_folder:
+            # A catalogue loaded before institutions had folders: the steward's scan is confined to it.
+            institution.scan_folder = str(Path(settings.MEDBROKER_SCAN_ROOTS[0]).resolve())
+            institution.save(update_fields=["scan_folder", "updated_at"])
         dataset = _dataset(institution)
         ScanProfile.objects.update_or_create(
             dataset=dataset,

@@ -9,6 +9,7 @@ de-identification audit never judges a header it saw only in part.
 A record's ``path`` is "<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>". A study whose instance
 search fails, or a series whose metadata cannot be read, becomes one error (its path the study, or
 "<study>/<series>") and the import goes on; only a failed study search stops it (:class:`DicomwebError`).
+A redirect is followed only within the server named (:class:`SameServerSession`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from dicomweb_client.api import DICOMwebClient
@@ -101,6 +103,30 @@ class DicomwebImport:
     studies: int = 0
 
 
+class _RedirectRefused(requests.RequestException):
+    pass
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+class SameServerSession(requests.Session):
+    """A session that follows a redirect only to the server it was sent to (same scheme, host and port).
+
+    Who may name which server is checked on the address saved in the scan settings; a redirect to another
+    host would let that server send our requests anywhere, such as services inside the lab's network.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is not None and _origin(urljoin(resp.url, target)) != _origin(resp.url):
+            raise _RedirectRefused(f"redirect from {resp.url} to another server refused", response=resp)
+        return target
+
+
 class DicomwebError(Exception):
     """The server's study list could not be read: nothing was imported."""
 
@@ -125,7 +151,9 @@ def dicomweb_records(
     try:
         # UIDs are taken as the archive states them: old equipment writes some that break the UID syntax
         # (leading zeros), and such a study is still worth reading.
-        client = DICOMwebClient(url=url, session=session, permissive_uid=True, timeout=TIMEOUT_S)
+        client = DICOMwebClient(
+            url=url, session=session or SameServerSession(), permissive_uid=True, timeout=TIMEOUT_S
+        )
     except ValueError as error:
         raise DicomwebError(
             _("DICOMweb 주소(%(url)s)가 올바르지 않습니다. http:// 또는 https://로 시작하는 주소여야 합니다.")
@@ -169,6 +197,8 @@ class _RequestFailed(Exception):
             return _("서버가 HTTP 오류로 응답했습니다.")
         if self.kind == "timeout":
             return _("서버가 제한 시간 안에 응답하지 않았습니다.")
+        if self.kind == "redirect":
+            return _("서버가 요청을 다른 서버로 넘기려 해서 따르지 않았습니다.")
         if self.kind == "malformed":
             return _("응답이 DICOM JSON 형식이 아닙니다.")
         return _("서버에 연결할 수 없습니다.")
@@ -188,6 +218,8 @@ def _datasets(call: Callable[[], Any]) -> list[dict[str, Any]]:
         raise _RequestFailed("http", status) from error
     except requests.Timeout as error:
         raise _RequestFailed("timeout") from error
+    except _RedirectRefused as error:
+        raise _RequestFailed("redirect") from error
     except (requests.JSONDecodeError, ValueError) as error:
         raise _RequestFailed("malformed") from error
     except requests.RequestException as error:

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from medbroker.catalog.services import DEIDENTIFICATION_OVERRIDE_REASON_MAX
 from medbroker.core.forms import KrdsFormMixin
 from medbroker.ingest.models import ScanProfile, ScanSource
+from medbroker.ingest.services.profiles import PSEUDONYM_PATTERN_MAX
 
 
 def _lines(value: Any) -> list[str]:
@@ -23,7 +24,8 @@ class ScanProfileForm(KrdsFormMixin, forms.Form):
         max_length=500,
         help_text=_(
             "서버에서 데이터가 있는 폴더의 절대 경로입니다(예: /srv/medbroker/datasets/colon-ct). "
-            "허용된 데이터 보관 위치 안이어야 하며, 하위 폴더까지 모두 읽습니다."
+            "기관의 데이터 관리자는 운영자가 기관에 지정한 데이터 보관 폴더 안, 운영자는 허용된 데이터 보관 위치 안이어야 "
+            "하며, 하위 폴더까지 모두 읽습니다."
         ),
     )
     # A plain text field: the service says what is wrong with an address, in the same words as the API.
@@ -32,7 +34,8 @@ class ScanProfileForm(KrdsFormMixin, forms.Form):
         required=False,
         max_length=500,
         help_text=_(
-            "PACS의 QIDO-RS 기본 주소입니다(예: https://pacs.example.kr/dicom-web). 비워 두면 폴더만 스캔합니다."
+            "PACS의 QIDO-RS 기본 주소입니다(예: https://pacs.example.kr/dicom-web). 기관의 데이터 관리자는 운영자가 "
+            "허용한 서버만 쓸 수 있고, 주소에 사용자 이름이나 비밀번호를 넣을 수 없습니다. 비워 두면 폴더만 스캔합니다."
         ),
     )
     retain_institution_identity = forms.BooleanField(
@@ -70,7 +73,7 @@ class ScanProfileForm(KrdsFormMixin, forms.Form):
     pseudonym_pattern = forms.CharField(
         label=_("가명 ID 형식(정규식)"),
         required=False,
-        max_length=200,
+        max_length=PSEUDONYM_PATTERN_MAX,
         help_text=_(
             "모든 환자 ID가 맞아야 하는 가명 규칙입니다(예: KTL-[0-9]{6}). 맞지 않는 ID는 발견 사항으로 표시합니다. "
             "비워 두면 확인하지 않습니다."

@@ -19,7 +19,8 @@ from medbroker.catalog.selectors import user_can_manage_institution
 from medbroker.core.errors import NotFoundError
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile
 from medbroker.ingest.scanner.deid import DeidPolicy, finding_label, policy_from_profile, record_findings
-from medbroker.ingest.scanner.records import FileRecord
+from medbroker.ingest.scanner.records import FileKind, FileRecord
+from medbroker.ingest.scanner.summary import UNREADABLE, summary_fingerprint
 
 # Paths shown per finding: enough to find the pattern in the data, few enough to read.
 REPORT_EXAMPLES = 5
@@ -100,25 +101,30 @@ class DeidentificationReport:
     policy: DeidPolicy
 
 
-def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:
-    """The findings of the stored file rows, judged by the dataset's CURRENT scan settings.
+def scan_job_last_succeeded(*, dataset: Dataset) -> ScanJob | None:
+    """The dataset's last successful scan: the one that wrote its file rows as they are now."""
+    return (
+        ScanJob.objects.filter(dataset=dataset, status=ScanJob.Status.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
 
-    A change of the settings (a private tag added to the safe list, a retain option ticked) shows here at
-    once, without reading any file again. The catalogue's de-identification state (``Dataset.
-    deidentification``, which decides whether the dataset may be published) changes only with the next scan,
-    so the two can differ until then.
-    """
-    policy = policy_from_profile(scan_profile_of(dataset=dataset))
+
+def _findings_from_rows(
+    dataset: Dataset, policy: DeidPolicy
+) -> tuple[Counter[str], dict[str, list[str]], int]:
+    """Files per finding, example paths and files with findings, judging every stored row under ``policy``
+    as the scan's summary does (in path order; label and other files carry no headers to judge)."""
     files: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
-    scanned = with_findings = 0
+    with_findings = 0
     rows = (
         ScannedFile.objects.filter(dataset=dataset)
-        .order_by("source", "path")
+        .exclude(kind__in=(FileKind.LABEL, FileKind.OTHER))
+        .order_by("path", "source")
         .values_list("record", flat=True)
     )
     for data in rows.iterator(chunk_size=1000):
-        scanned += 1
         record = FileRecord.from_json(data)
         codes = list(dict.fromkeys(record_findings(record, policy)))
         if not codes:
@@ -129,9 +135,50 @@ def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:
             shown = examples.setdefault(code, [])
             if len(shown) < REPORT_EXAMPLES:
                 shown.append(record.path)
+    return files, examples, with_findings
+
+
+def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:
+    """The findings of the stored file rows, judged by the dataset's CURRENT scan settings.
+
+    A change of the settings (a private tag added to the safe list, a retain option ticked) shows here at
+    once, without reading any file again. The catalogue's de-identification state (``Dataset.
+    deidentification``, which decides whether the dataset may be published) changes only with the next scan,
+    so the two can differ until then.
+
+    The last successful scan stored its findings with the fingerprint of the settings that judged them; its
+    rows are the dataset's rows as they are now (only a successful scan writes them), so while the settings
+    keep that fingerprint its findings are the answer and no row is read. Otherwise every row is judged
+    again. Files that scan could not read are findings whatever the settings ("unreadable"), taken from it
+    either way.
+    """
+    profile = scan_profile_of(dataset=dataset)
+    policy = policy_from_profile(profile)
+    last = scan_job_last_succeeded(dataset=dataset)
+    summary = last.summary if last is not None and isinstance(last.summary, dict) else {}
+    stored = summary.get("deid") if isinstance(summary.get("deid"), dict) else None
+    scanned = ScannedFile.objects.filter(dataset=dataset).count()
+    fingerprint = summary_fingerprint(policy, tuple(profile.label_patterns or ()))
+    if stored is not None and summary.get("fingerprint") == fingerprint:
+        files = Counter({str(code): int(count) for code, count in (stored.get("findings") or {}).items()})
+        examples = {str(code): list(paths) for code, paths in (stored.get("examples") or {}).items()}
+        with_findings = int(stored.get("files_with_findings") or 0)
+    else:
+        files, examples, with_findings = _findings_from_rows(dataset, policy)
+        unreadable = int(((stored or {}).get("findings") or {}).get(UNREADABLE) or 0)
+        if unreadable:
+            files[UNREADABLE] = unreadable
+            examples[UNREADABLE] = list(((stored or {}).get("examples") or {}).get(UNREADABLE) or [])
+            with_findings += unreadable
     report_rows = [
-        DeidRow(code=code, label=str(finding_label(code)), files=count, examples=examples[code])
+        DeidRow(
+            code=code,
+            label=str(finding_label(code)),
+            files=count,
+            examples=examples.get(code, [])[:REPORT_EXAMPLES],
+        )
         for code, count in sorted(files.items(), key=lambda item: (-item[1], item[0]))
+        if count
     ]
     return DeidentificationReport(
         rows=report_rows, files_with_findings=with_findings, files_scanned=scanned, policy=policy

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from medbroker.accounts.demo import accounts_demo_load
 from medbroker.catalog.demo import catalog_demo_load
-from medbroker.catalog.models import Dataset
+from medbroker.catalog.models import Dataset, Institution
 from medbroker.ingest.models import ScanJob
 from medbroker.ingest.testdata import LABEL_PATTERN, archive_write
 from tests.browser.conftest import screenshot
@@ -46,7 +46,8 @@ def _sign_in(page: Page, username: str, password: str, code: str) -> None:
 def test_a_steward_scans_a_folder_and_reads_the_report(
     browser_page: Page, settings: Any, tmp_path: Path
 ) -> None:
-    # Given the demo catalogue and accounts, and a hospital's archive in an allowed folder
+    # Given the demo catalogue and accounts, KTL's folder assigned by the operators inside the allowed root,
+    # and the hospital's archive in that folder
     settings.MEDBROKER_SCAN_ROOTS = [str(tmp_path.resolve())]
     # In a thread as in the demo, except on the in-memory SQLite of this test, whose shared cache locks a
     # table being written and fails the page's read at once instead of waiting as a file database does.
@@ -54,8 +55,10 @@ def test_a_steward_scans_a_folder_and_reads_the_report(
     settings.CELERY_TASK_ALWAYS_EAGER = True
     catalog = catalog_demo_load()
     accounts_demo_load(steward_organisation=catalog.steward_organisation)
-    manifest = archive_write(tmp_path / "emergency-ct", seed=7)
-    folder = str((tmp_path / "emergency-ct").resolve())
+    ktl_folder = (tmp_path / "ktl").resolve()
+    Institution.objects.filter(organisation=catalog.steward_organisation).update(scan_folder=str(ktl_folder))
+    manifest = archive_write(ktl_folder / "emergency-ct", seed=7)
+    folder = str(ktl_folder / "emergency-ct")
     page = browser_page
 
     # When the steward opens the dataset's scan page from the list of the institution's datasets
@@ -64,6 +67,7 @@ def test_a_steward_scans_a_folder_and_reads_the_report(
     page.get_by_role("link", name=f"{DATASET_TITLE} 스캔·점검").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"스캔·점검: {DATASET_TITLE}")
     expect(page.locator("#scan-job-progress")).to_contain_text("아직 스캔하지 않았습니다.")
+    expect(page.locator("#institution-scan-folder code")).to_have_text(str(ktl_folder))
 
     # ... saves the folder and the label pattern
     page.get_by_label("데이터 폴더").fill(folder)

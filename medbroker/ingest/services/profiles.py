@@ -1,8 +1,13 @@
 """Writes of a dataset's scan settings: where its files are and which options of PS3.15 Annex E it keeps.
 
 A steward types a folder path into a page and the server then reads that folder, so a path is accepted only
-inside one of ``settings.MEDBROKER_SCAN_ROOTS``, judged after resolving symbolic links and ``..``: otherwise
-a steward could make the server read its own configuration or another institution's data.
+inside one of ``settings.MEDBROKER_SCAN_ROOTS``, judged after resolving symbolic links and ``..``, and for a
+data steward only inside the folder an operator assigned to their institution (``Institution.scan_folder``):
+otherwise a steward could make the server read its own configuration or another institution's data. A
+DICOMweb address is fetched by the server too: a steward may name only the PACS servers the operators
+listed (``settings.MEDBROKER_DICOMWEB_HOSTS``), so that the address cannot reach services inside the lab's
+network. The pseudonym pattern is a regular expression run on every patient ID: one that backtracks
+without end is refused before it is saved.
 """
 
 from __future__ import annotations
@@ -11,15 +16,17 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+import regex
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from medbroker.accounts.models import Role
 from medbroker.audit.services import audit_record
-from medbroker.catalog.models import Dataset
+from medbroker.catalog.models import Dataset, Institution
 from medbroker.catalog.selectors import user_can_manage_institution
 from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.ingest.models import ScanProfile
@@ -38,7 +45,12 @@ PROFILE_FIELDS: tuple[str, ...] = (
 PRIVATE_TAG_PATTERN = re.compile(r"^([0-9A-Fa-f]{4}),[xX]{2}([0-9A-Fa-f]{2})@(.{1,64})$")
 _URL_MAX = 500
 _PATH_MAX = 500
-_PATTERN_MAX = 200
+PSEUDONYM_PATTERN_MAX = 100
+# Subjects a pseudonym pattern is tried on before it is saved, each a long run of one kind of character and
+# a last one that fails the match: a pattern with nested repetition ("(A|AA)+") backtracks on them for
+# longer than the limit, where a sound pattern answers in microseconds.
+PSEUDONYM_PROBES = ("A" * 64 + "!", "a" * 64 + "!", "0" * 64 + "!")
+PSEUDONYM_PROBE_TIMEOUT_S = 0.05
 
 
 def scan_manager_require(*, actor: Any, dataset: Dataset) -> None:
@@ -56,12 +68,61 @@ def scan_roots() -> list[Path]:
     return [Path(root).resolve() for root in settings.MEDBROKER_SCAN_ROOTS]
 
 
-def scan_folder_check(value: str, *, field: str = "source_path") -> str:
-    """The folder ``value`` resolved, when it is an existing folder inside an allowed root; else an error.
+def _is_inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == folder or path.is_relative_to(folder) for folder in folders)
 
-    Resolution follows symbolic links and ``..``, so ``<root>/../etc`` and a link inside a root that points
-    outside it are both refused. The resolved path is what is stored and scanned, so swapping a link after
-    the check does not move the scan elsewhere.
+
+def _is_operator(actor: Any) -> bool:
+    return bool(actor is not None and actor.has_role(Role.OPERATOR))
+
+
+def institution_scan_folder(*, institution: Institution, field: str = "source_path") -> Path:
+    """The institution's assigned folder, resolved; an error when none is assigned or it lies outside the
+    roots (the roots may have been narrowed after the operator assigned it)."""
+    assigned = (institution.scan_folder or "").strip()
+    if not assigned:
+        raise DomainError(
+            "scan_folder_unassigned",
+            _(
+                "이 기관의 데이터 보관 폴더가 아직 지정되지 않았습니다. "
+                "시험원 운영자에게 데이터 보관 폴더를 지정해 달라고 요청해 주세요."
+            ),
+            field=field,
+        )
+    try:
+        folder = Path(assigned).resolve()
+    except (OSError, RuntimeError):
+        folder = None
+    if folder is None or not folder.is_absolute() or not _is_inside(folder, scan_roots()):
+        raise DomainError(
+            "scan_folder_outside_roots",
+            _(
+                "이 기관의 데이터 보관 폴더가 허용된 데이터 보관 위치 밖에 있습니다. 시험원 운영자에게 문의해 주세요."
+            ),
+            field=field,
+        )
+    return folder
+
+
+def scan_folders_allowed(*, actor: Any, institution: Institution, field: str = "source_path") -> list[Path]:
+    """The folders ``actor`` may scan for ``institution``: every root for an operator and for the server's
+    own callers (``actor`` None: the command line, the demo), the institution's assigned folder for its
+    data stewards."""
+    if actor is None or _is_operator(actor):
+        return scan_roots()
+    return [institution_scan_folder(institution=institution, field=field)]
+
+
+def scan_folder_check(
+    value: str, *, actor: Any = None, institution: Institution | None = None, field: str = "source_path"
+) -> str:
+    """The folder ``value`` resolved, when it is an existing folder that ``actor`` may scan; else an error.
+
+    Every folder must lie inside an allowed root; a data steward's (``actor`` not an operator, with the
+    dataset's ``institution``) also inside the folder assigned to their institution. Resolution follows
+    symbolic links and ``..``, so ``<root>/../etc`` and a link inside a root that points outside it are both
+    refused. The resolved path is what is stored and scanned, so swapping a link after the check does not
+    move the scan elsewhere.
     """
     if not Path(value).is_absolute():
         raise DomainError(
@@ -74,16 +135,88 @@ def scan_folder_check(value: str, *, field: str = "source_path") -> str:
         raise DomainError(
             "scan_path_invalid", _("데이터 폴더 경로를 확인할 수 없습니다."), field=field
         ) from None
-    if not any(resolved == root or resolved.is_relative_to(root) for root in scan_roots()):
+    if not _is_inside(resolved, scan_roots()):
         raise DomainError(
             "scan_path_outside_roots",
             _("허용된 데이터 보관 위치 밖의 폴더입니다. 허용된 위치: %(roots)s")
             % {"roots": ", ".join(settings.MEDBROKER_SCAN_ROOTS)},
             field=field,
         )
+    if actor is not None and not _is_operator(actor):
+        if institution is None:
+            raise ValueError("a steward's folder is judged against the dataset's institution")
+        folder = institution_scan_folder(institution=institution, field=field)
+        if not _is_inside(resolved, [folder]):
+            raise DomainError(
+                "scan_path_outside_institution_folder",
+                _("이 기관의 데이터 보관 폴더 밖의 폴더입니다. 이 기관의 데이터 보관 폴더: %(folder)s")
+                % {"folder": str(folder)},
+                field=field,
+            )
     if not resolved.is_dir():
         raise DomainError("scan_path_not_found", _("데이터 폴더가 없거나 폴더가 아닙니다."), field=field)
     return str(resolved)
+
+
+def _dicomweb_url_parts(value: str, field: str) -> SplitResult:
+    invalid = DomainError(
+        "scan_dicomweb_url_invalid",
+        _("DICOMweb 주소는 http:// 또는 https://로 시작하는 주소여야 합니다."),
+        field=field,
+    )
+    try:
+        parts = urlsplit(value)
+        # ``port`` raises for a port that is not a number or out of range.
+        port_valid = parts.port is None or parts.port > 0
+    except ValueError:
+        raise invalid from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_valid or len(value) > _URL_MAX:
+        raise invalid
+    if "@" in parts.netloc:
+        # A password in the address would be stored, shown on the page and copied into the audit log in clear.
+        raise DomainError(
+            "scan_dicomweb_url_credentials",
+            _("DICOMweb 주소에는 사용자 이름이나 비밀번호를 넣을 수 없습니다."),
+            field=field,
+        )
+    return parts
+
+
+def _dicomweb_host_listed(parts: SplitResult) -> bool:
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for entry in settings.MEDBROKER_DICOMWEB_HOSTS:
+        allowed = urlsplit("//" + entry.strip().lower())
+        try:
+            allowed_port = allowed.port
+        except ValueError:
+            continue
+        if allowed.hostname == host and allowed_port in (None, port):
+            return True
+    return False
+
+
+def dicomweb_url_check(value: str, *, actor: Any = None, field: str = "dicomweb_url") -> str:
+    """The DICOMweb address ``value`` (trailing "/" dropped) when ``actor`` may have the server fetch it.
+
+    Operators and the server's own callers (``actor`` None) may name any http(s) server; anyone else only
+    a host of ``settings.MEDBROKER_DICOMWEB_HOSTS``.
+    """
+    parts = _dicomweb_url_parts(value, field)
+    if actor is not None and not _is_operator(actor) and not _dicomweb_host_listed(parts):
+        if not settings.MEDBROKER_DICOMWEB_HOSTS:
+            raise DomainError(
+                "scan_dicomweb_host_not_allowed",
+                _("DICOMweb 주소는 시험원 운영자만 지정할 수 있습니다. 운영자에게 요청해 주세요."),
+                field=field,
+            )
+        raise DomainError(
+            "scan_dicomweb_host_not_allowed",
+            _("허용되지 않은 DICOMweb 서버입니다. 허용된 서버: %(hosts)s")
+            % {"hosts": ", ".join(settings.MEDBROKER_DICOMWEB_HOSTS)},
+            field=field,
+        )
+    return value.rstrip("/")
 
 
 def _text(name: str, value: Any) -> str:
@@ -118,14 +251,7 @@ def _dicomweb_url_clean(value: Any) -> str:
     text = _text("dicomweb_url", value)
     if not text:
         return ""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(text) > _URL_MAX:
-        raise DomainError(
-            "scan_dicomweb_url_invalid",
-            _("DICOMweb 주소는 http:// 또는 https://로 시작하는 주소여야 합니다."),
-            field="dicomweb_url",
-        )
-    return text.rstrip("/")
+    return dicomweb_url_check(text)
 
 
 def _private_safe_list_clean(value: Any) -> list[str]:
@@ -167,18 +293,30 @@ def _pseudonym_pattern_clean(value: Any) -> str:
     text = _text("pseudonym_pattern", value)
     if not text:
         return ""
-    if len(text) > _PATTERN_MAX:
+    if len(text) > PSEUDONYM_PATTERN_MAX:
         raise DomainError(
             "scan_pseudonym_pattern_invalid",
-            _("가명 ID 형식은 %(max)d자 이내로 입력해 주세요.") % {"max": _PATTERN_MAX},
+            _("가명 ID 형식은 %(max)d자 이내로 입력해 주세요.") % {"max": PSEUDONYM_PATTERN_MAX},
             field="pseudonym_pattern",
         )
     try:
-        re.compile(text)
-    except re.error as error:
+        compiled = regex.compile(text)
+    except regex.error as error:
         raise DomainError(
             "scan_pseudonym_pattern_invalid",
             _("가명 ID 형식이 올바른 정규식이 아닙니다: %(error)s") % {"error": str(error)},
+            field="pseudonym_pattern",
+        ) from None
+    try:
+        for probe in PSEUDONYM_PROBES:
+            compiled.fullmatch(probe, timeout=PSEUDONYM_PROBE_TIMEOUT_S)
+    except TimeoutError:
+        raise DomainError(
+            "scan_pseudonym_pattern_too_complex",
+            _(
+                "가명 ID 형식이 너무 복잡합니다. 반복 안에 다시 반복이 있는 형식(예: (A|AA)+)은 확인에 시간이 "
+                "지나치게 오래 걸릴 수 있으니 더 단순한 형식으로 입력해 주세요(예: KTL-[0-9]{6})."
+            ),
             field="pseudonym_pattern",
         ) from None
     return text
@@ -212,6 +350,16 @@ def scan_profile_get_or_create(*, dataset: Dataset) -> ScanProfile:
     return profile
 
 
+def _where_check(*, actor: Any, dataset: Dataset, name: str, value: Any) -> None:
+    """Whether ``actor`` may point the dataset at this folder or PACS (the checks that depend on who asks)."""
+    if not value:
+        return
+    if name == "source_path":
+        scan_folder_check(value, actor=actor, institution=dataset.institution)
+    elif name == "dicomweb_url":
+        dicomweb_url_check(value, actor=actor)
+
+
 @transaction.atomic
 def scan_profile_save(
     *, actor: Any, dataset: Dataset, data: Mapping[str, Any], request: HttpRequest | None = None
@@ -219,7 +367,9 @@ def scan_profile_save(
     """Change the settings named in ``data``; the audit event lists each change as [before, after].
 
     The settings judge the next scan and the de-identification report at once; the dataset's state in the
-    catalogue changes only with the next scan.
+    catalogue changes only with the next scan. Who may use a folder or PACS is judged for a changed one
+    only: a steward saving the page again keeps a folder or address an operator set, and ``scan_start``
+    judges it again for whoever starts the scan.
     """
     scan_manager_require(actor=actor, dataset=dataset)
     values = scan_profile_values_clean(data)
@@ -229,10 +379,12 @@ def scan_profile_save(
     for name, value in values.items():
         before = getattr(profile, name)
         if before != value:
+            _where_check(actor=actor, dataset=dataset, name=name, value=value)
             changes[name] = [before, value]
-            setattr(profile, name, value)
     if not changes:
         return profile
+    for name, (_before, value) in changes.items():
+        setattr(profile, name, value)
     profile.save()
     audit_record(
         action="ingest.scan_profile_saved",

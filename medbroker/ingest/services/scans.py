@@ -34,8 +34,13 @@ from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile, ScanSourc
 from medbroker.ingest.scanner.deid import policy_from_profile
 from medbroker.ingest.scanner.engine import scan_tree
 from medbroker.ingest.scanner.records import FileRecord, ScanError
-from medbroker.ingest.scanner.summary import key_information_from_summary, summary_build
-from medbroker.ingest.services.profiles import scan_folder_check, scan_manager_require
+from medbroker.ingest.scanner.summary import key_information_from_summary, summary_build, summary_fingerprint
+from medbroker.ingest.services.profiles import (
+    dicomweb_url_check,
+    scan_folder_check,
+    scan_folders_allowed,
+    scan_manager_require,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,14 +192,19 @@ def scan_start(*, actor: Any, dataset: Dataset, source: str, request: HttpReques
                 _("스캔 설정에 데이터 폴더를 먼저 입력해 주세요."),
                 field="source_path",
             )
-        # Again at the start: the roots may have changed, or the folder gone, since the settings were saved.
-        location = scan_folder_check(location)
+        # Again at the start, for whoever starts it: the roots or the institution's folder may have changed,
+        # or the folder gone, since the settings were saved (and perhaps by an operator).
+        location = scan_folder_check(location, actor=actor, institution=dataset.institution)
     elif not location:
         raise DomainError(
             "scan_location_missing",
             _("스캔 설정에 DICOMweb 주소를 먼저 입력해 주세요."),
             field="dicomweb_url",
         )
+    else:
+        # Again at the start: the listed PACS servers may have changed, and an address an operator saved is
+        # fetched for a steward only when its server is listed.
+        location = dicomweb_url_check(location, actor=actor)
     job = scan_job_create(dataset=dataset, source=source, location=location, actor=actor, request=request)
     transaction.on_commit(partial(scan_job_dispatch, job.pk))
     return job
@@ -220,7 +230,11 @@ class _Read:
 
 
 class _ProgressWriter:
-    """Writes the job's progress at most every ``PROGRESS_INTERVAL_S`` (and always the last step)."""
+    """Writes the job's progress at most every ``PROGRESS_INTERVAL_S`` (and always the last step).
+
+    Only while the job is running: a job failed as abandoned stays failed (and silent) even if its worker
+    turns out to be alive after all.
+    """
 
     def __init__(self, job_id: int, forward: Progress | None) -> None:
         self.job_id = job_id
@@ -232,7 +246,7 @@ class _ProgressWriter:
         if done >= total or now - self.written_at >= PROGRESS_INTERVAL_S:
             self.written_at = now
             # updated_at doubles as the job's heartbeat: see scan_jobs_abandon_stale.
-            ScanJob.objects.filter(pk=self.job_id).update(
+            ScanJob.objects.filter(pk=self.job_id, status=ScanJob.Status.RUNNING).update(
                 files_total=total, files_done=min(done, total), updated_at=timeutils.now()
             )
         if self.forward is not None:
@@ -242,6 +256,20 @@ class _ProgressWriter:
 def _previous_records(dataset: Dataset, source: str) -> dict[str, FileRecord]:
     rows = ScannedFile.objects.filter(dataset=dataset, source=source).values_list("path", "record")
     return {path: FileRecord.from_json(record) for path, record in rows.iterator(chunk_size=BATCH_SIZE)}
+
+
+def _confinement(job: ScanJob) -> list[str] | None:
+    """The folders the symbolic links of a job's folder may lead into; None: anywhere.
+
+    A job someone started on the platform stays inside what they may scan (every root for an operator, the
+    institution's folder for its steward): a link placed in the folder must not lead the scan into another
+    institution's files or the server's own. A job the command line created (no requester) is the server
+    administrator's, on folders of their choosing, and follows every link.
+    """
+    if job.requested_by is None:
+        return None
+    folders = scan_folders_allowed(actor=job.requested_by, institution=job.dataset.institution)
+    return [str(folder) for folder in folders]
 
 
 def _folder_read(job: ScanJob, profile: ScanProfile, *, workers: int | None, progress: Progress) -> _Read:
@@ -255,6 +283,7 @@ def _folder_read(job: ScanJob, profile: ScanProfile, *, workers: int | None, pro
         label_patterns=tuple(profile.label_patterns or ()),
         max_header_bytes=settings.MEDBROKER_SCAN_MAX_HEADER_BYTES,
         progress=progress,
+        confine_to=_confinement(job),
     )
     return _Read(
         records=outcome.records,
@@ -267,27 +296,49 @@ def _folder_read(job: ScanJob, profile: ScanProfile, *, workers: int | None, pro
     )
 
 
+def _failed_prefix(path: str, failed: set[str]) -> str | None:
+    """The failed study or series that ``path`` ("<study>/<series>/<instance>") lies under, if any."""
+    prefix = ""
+    for part in path.split("/"):
+        prefix = f"{prefix}/{part}" if prefix else part
+        if prefix in failed:
+            return prefix
+    return None
+
+
 def _dicomweb_read(job: ScanJob, *, progress: Progress) -> _Read:
     from medbroker.ingest.dicomweb import DicomwebError, dicomweb_records
 
-    previous = set(
-        ScannedFile.objects.filter(dataset=job.dataset, source=ScanSource.DICOMWEB).values_list(
-            "path", flat=True
-        )
-    )
+    stored = ScannedFile.objects.filter(dataset=job.dataset, source=ScanSource.DICOMWEB)
+    previous = set(stored.values_list("path", flat=True))
     try:
         imported = dicomweb_records(job.location, progress=progress)
     except DicomwebError as error:
         # Its message is already a sentence for the steward (which server, what went wrong).
         raise ScanFailed(str(error)) from None
     records = {record.path: record for record in imported.records}
-    # A PACS has no modification times to compare: every instance is read again and its rows replaced.
+    fresh = set(records)
+    # A study or series that failed this time keeps the instances the last import saw: a PACS busy for a
+    # moment must not make audited instances vanish from the dataset and from its findings.
+    failed = {error.path for error in imported.errors}
+    kept: list[str] = []
+    failed_with_rows: set[str] = set()
+    for path in sorted(previous - fresh) if failed else ():
+        prefix = _failed_prefix(path, failed)
+        if prefix is not None:
+            kept.append(path)
+            failed_with_rows.add(prefix)
+    for batch in _batches(kept):
+        for path, data in stored.filter(path__in=batch).values_list("path", "record"):
+            records[path] = FileRecord.from_json(data)
+    # A PACS has no modification times to compare: every instance is read again and its rows replaced. A
+    # failed study or series counts as the instances it kept, or as one file when it kept none.
     return _Read(
         records=records,
         errors=list(imported.errors),
-        files=len(records) + len(imported.errors),
-        new=sorted(set(records) - previous),
-        changed=sorted(set(records) & previous),
+        files=len(records) + len(failed - failed_with_rows),
+        new=sorted(fresh - previous),
+        changed=sorted(fresh & previous),
         removed=sorted(previous - set(records)),
         unchanged=0,
         replace_all=True,
@@ -315,6 +366,7 @@ def _rows_write(job: ScanJob, read: _Read) -> None:
     dataset, source = job.dataset, job.source
     rows = ScannedFile.objects.filter(dataset=dataset, source=source)
     if read.replace_all:
+        # The records include the rows a failed study or series kept, so those come back as they were.
         rows.delete()
         ScannedFile.objects.bulk_create(
             (_row(dataset, source, record) for record in read.records.values()), batch_size=BATCH_SIZE
@@ -383,9 +435,23 @@ def _findings_notify(dataset: Dataset, job: ScanJob, files_with_findings: int) -
     )
 
 
+def _still_running(job: ScanJob) -> bool:
+    """Lock the job's row and say whether it is still running (inside the caller's transaction).
+
+    A job failed as abandoned while its worker was only slow must not be finished afterwards: a later scan
+    of the dataset may already have written the rows, and the job's failure is what the steward was told.
+    """
+    status = ScanJob.objects.select_for_update().filter(pk=job.pk).values_list("status", flat=True).first()
+    return status == ScanJob.Status.RUNNING
+
+
 def _results_write(job: ScanJob, profile: ScanProfile, read: _Read) -> ScanJob:
     label_patterns = tuple(profile.label_patterns or ())
+    policy = policy_from_profile(profile)
     with transaction.atomic():
+        if not _still_running(job):
+            job.refresh_from_db()
+            return job
         _rows_write(job, read)
         records = _all_records(job, read)
         other_files = len(records) - len(read.records)
@@ -393,7 +459,7 @@ def _results_write(job: ScanJob, profile: ScanProfile, read: _Read) -> ScanJob:
             records,
             errors=read.errors,
             files=read.files + other_files,
-            policy=policy_from_profile(profile),
+            policy=policy,
             label_patterns=label_patterns,
         )
         files_with_findings = int(summary["deid"]["files_with_findings"])
@@ -416,7 +482,9 @@ def _results_write(job: ScanJob, profile: ScanProfile, read: _Read) -> ScanJob:
         job.files_removed = len(read.removed)
         job.files_unchanged = read.unchanged
         job.errors_count = len(read.errors)
-        job.summary = _job_summary(summary)
+        # The fingerprint says which settings judged the findings, so the de-identification report can use
+        # them as long as the settings stay the same instead of judging every row again.
+        job.summary = {**_job_summary(summary), "fingerprint": summary_fingerprint(policy, label_patterns)}
         job.error_message = ""
         job.save()
         audit_record(
@@ -444,7 +512,11 @@ def _results_write(job: ScanJob, profile: ScanProfile, read: _Read) -> ScanJob:
 
 def _failure_record(job_id: int, message: str) -> ScanJob:
     with transaction.atomic():
-        job = ScanJob.objects.select_related("dataset").get(pk=job_id)
+        job = ScanJob.objects.select_related("dataset", "requested_by").get(pk=job_id)
+        if not _still_running(job):
+            # Already failed as abandoned: that failure, and its audit event, stand.
+            job.refresh_from_db()
+            return job
         job.status = ScanJob.Status.FAILED
         job.finished_at = timeutils.now()
         job.error_message = message
@@ -464,10 +536,19 @@ def scan_job_run(*, job_id: int, progress: Progress | None = None, workers: int 
     returned as it is, so running a job twice never scans twice. Never raises for a failed scan: the job
     records the failure."""
     now = timeutils.now()
-    claimed = ScanJob.objects.filter(pk=job_id, status=ScanJob.Status.QUEUED).update(
-        status=ScanJob.Status.RUNNING, started_at=now, files_done=0, updated_at=now
-    )
-    job = ScanJob.objects.select_related("dataset", "requested_by").get(pk=job_id)
+    with transaction.atomic():
+        claimed = ScanJob.objects.filter(pk=job_id, status=ScanJob.Status.QUEUED).update(
+            status=ScanJob.Status.RUNNING, started_at=now, files_done=0, updated_at=now
+        )
+        job = ScanJob.objects.select_related("dataset__institution", "requested_by").get(pk=job_id)
+        if claimed:
+            audit_record(
+                action="ingest.scan_running",
+                actor=job.requested_by,
+                target=job,
+                summary=f"데이터셋 스캔 실행: {job.dataset.title}",
+                data={"dataset": job.dataset_id, "source": job.source, "location": job.location},
+            )
     if not claimed:
         return job
     try:

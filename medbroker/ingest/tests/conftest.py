@@ -45,14 +45,17 @@ def _scan_settings(settings: Any, tmp_path: Any) -> None:
     # Scans run inline (no thread outliving the test's transaction), and only under the test's own folder.
     settings.MEDBROKER_SCAN_IN_THREAD = False
     settings.MEDBROKER_SCAN_ROOTS = [str(tmp_path.resolve())]
+    # No PACS listed for stewards unless a test lists one.
+    settings.MEDBROKER_DICOMWEB_HOSTS = []
 
 
 @pytest.fixture
-def hospital(steward: Any) -> Any:
-    """The institution whose data steward is the ``steward`` fixture."""
+def hospital(steward: Any, tmp_path: Any) -> Any:
+    """The institution whose data steward is the ``steward`` fixture; its assigned folder is the test's
+    own (the only allowed root), so its steward may scan anything the test writes there."""
     from medbroker.catalog.tests.factories import InstitutionFactory
 
-    return InstitutionFactory(organisation=steward.organisation)
+    return InstitutionFactory(organisation=steward.organisation, scan_folder=str(tmp_path.resolve()))
 
 
 @pytest.fixture

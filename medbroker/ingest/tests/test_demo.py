@@ -10,7 +10,7 @@ from django.test import Client
 
 from medbroker.accounts.demo import accounts_demo_load
 from medbroker.catalog.demo import KTL_INSTITUTION_NAME, catalog_demo_load
-from medbroker.catalog.models import Dataset
+from medbroker.catalog.models import Dataset, Institution
 from medbroker.ingest.demo import DEMO_DATASET_TITLE, ingest_demo_load
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile
 from medbroker.ingest.testdata import LABEL_PATTERN, archive_write
@@ -64,6 +64,8 @@ def test_the_demo_scans_a_generated_archive_into_a_published_illustrative_datase
         True,
         "ct",
     )
+    # KTL's stewards scan under the first root, where the archive lies.
+    assert dataset.institution.scan_folder == settings.MEDBROKER_SCAN_ROOTS[0]
     profile = ScanProfile.objects.get(dataset=dataset)
     assert (profile.source_path, profile.label_patterns) == (str(folder.resolve()), [LABEL_PATTERN])
     job = ScanJob.objects.get(dataset=dataset)
@@ -108,6 +110,27 @@ def test_running_the_demo_twice_changes_nothing(catalogue: None) -> None:
     second.dataset.refresh_from_db()
     assert second.dataset.scan_summary == summary
     assert second.summary_lines == first.summary_lines
+
+
+def test_the_demo_assigns_ktl_its_folder_when_the_catalogue_has_none(catalogue: None, settings: Any) -> None:
+    # A catalogue loaded before institutions had folders: the steward's scan would find no folder of theirs.
+    Institution.objects.filter(organisation__name=KTL_INSTITUTION_NAME).update(scan_folder="")
+
+    result = ingest_demo_load()
+
+    assert result.dataset is not None
+    assert Institution.objects.get(organisation__name=KTL_INSTITUTION_NAME).scan_folder == str(
+        Path(settings.MEDBROKER_SCAN_ROOTS[0]).resolve()
+    )
+    assert (ScanJob.objects.get().status, ScanJob.objects.get().errors_count) == (ScanJob.Status.SUCCEEDED, 0)
+
+
+def test_only_ktl_has_a_folder_after_the_catalogue_loads_again(catalogue: None, settings: Any) -> None:
+    catalog_demo_load()
+
+    assert list(
+        Institution.objects.exclude(scan_folder="").values_list("organisation__name", "scan_folder")
+    ) == [(KTL_INSTITUTION_NAME, settings.MEDBROKER_SCAN_ROOTS[0])]
 
 
 def test_an_archive_already_on_disk_is_reused(catalogue: None, settings: Any) -> None:

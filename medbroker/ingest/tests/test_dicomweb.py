@@ -377,21 +377,24 @@ def test_address_that_is_not_http_is_refused(url: str) -> None:
 
 # --- a stand-in server for answers Orthanc does not give ------------------------------------------------------
 
-Responder = Callable[[str, dict[str, list[str]]], tuple[int, Any]]
+Responder = Callable[[str, dict[str, list[str]]], tuple[Any, ...]]
 
 
 @pytest.fixture
 def stand_in() -> Iterator[Callable[[Responder], str]]:
-    """Serve ``responder(path, query) -> (status, body)`` on loopback; body is JSON-encoded unless bytes."""
+    """Serve ``responder(path, query) -> (status, body[, headers])`` on loopback; body is JSON-encoded
+    unless bytes."""
     servers: list[ThreadingHTTPServer] = []
 
     def serve(responder: Responder) -> str:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                status, body = responder(parts.path, parse_qs(parts.query))
+                status, body, *more = responder(parts.path, parse_qs(parts.query))
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (more[0] if more else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/dicom+json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -650,3 +653,43 @@ def test_record_from_dicom_json_reads_values_as_the_header_reader() -> None:
         "private_tags": ["0009,xx01@ACME 1.1"],
         "reader": "dicomweb",
     }
+
+
+# --- redirects ---------------------------------------------------------------------------------------------
+
+
+def test_a_redirect_to_another_server_is_not_followed(stand_in: Callable[[Responder], str]) -> None:
+    # The listed PACS answers with a redirect into another service; that service must see no request.
+    reached: list[str] = []
+
+    def elsewhere(path: str, query: dict[str, list[str]]) -> tuple[Any, ...]:
+        reached.append(path)
+        return (200, [])
+
+    internal = stand_in(elsewhere)
+    url = stand_in(lambda path, query: (302, b"", {"Location": f"{internal}/studies"}))
+
+    with pytest.raises(DicomwebError) as caught:
+        dicomweb_records(url)
+
+    assert str(caught.value) == (
+        f"DICOMweb 서버({url})에서 스터디를 검색하지 못했습니다: "
+        "서버가 요청을 다른 서버로 넘기려 해서 따르지 않았습니다."
+    )
+    assert reached == []
+
+
+def test_a_redirect_within_the_server_is_followed(stand_in: Callable[[Responder], str]) -> None:
+    study = "1.2.410.9.4"
+
+    def responder(path: str, query: dict[str, list[str]]) -> tuple[Any, ...]:
+        offset = query.get("offset", ["0"])[0]
+        if path == "/dicom-web/studies":
+            return (301, b"", {"Location": f"/archive/dicom-web/studies?offset={offset}"})
+        if path == "/archive/dicom-web/studies":
+            return (200, [study_json(study)] if offset == "0" else [])
+        return (200, [])
+
+    result = dicomweb_records(stand_in(responder))
+
+    assert (result.studies, result.records, result.errors) == (1, [], [])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +35,9 @@ class Datasets:
 
 
 @pytest.fixture
-def datasets(dataset: Dataset) -> Datasets:
+def datasets(dataset: Dataset, tmp_path: Path) -> Datasets:
     # ``dataset`` (conftest) belongs to the steward's hospital; ``other`` to a hospital no fixture user manages.
+    # Both have a folder inside the steward's hospital folder, so an allowed scan start queues a job.
     other = DatasetFactory(title="다른 병원 CT")
     for target in (dataset, other):
         Dataset.objects.filter(pk=target.pk).update(
@@ -44,6 +46,9 @@ def datasets(dataset: Dataset) -> Datasets:
         ScannedFileFactory(
             dataset=target, record={"path": "a.dcm", "kind": "dicom", "identifying": ["PatientName"]}
         )
+        folder = tmp_path / f"dataset-{target.pk}"
+        folder.mkdir()
+        ScanProfile.objects.create(dataset=target, source_path=str(folder.resolve()))
     return Datasets(
         own=dataset,
         other=other,
@@ -111,7 +116,7 @@ CASES = [
         data=SETTINGS,
         writes="other_profile",
     ),
-    # No folder is set, so an allowed start is refused by the service with a message: no job either way.
+    # The job is queued; it would run after the request's transaction commits, which a test never does.
     Case(
         "scan_own",
         "post",
@@ -119,6 +124,7 @@ CASES = [
         MANAGERS_WRITE,
         403,
         data={"source": "folder"},
+        writes="own_job",
     ),
     Case(
         "scan_other",
@@ -127,6 +133,7 @@ CASES = [
         MANAGERS_WRITE_OTHER,
         403,
         data={"source": "folder"},
+        writes="other_job",
     ),
     Case(
         "override_own",
@@ -151,8 +158,8 @@ CASES = [
 
 def _state(d: Datasets) -> dict[str, Any]:
     return {
-        "profiles": sorted(ScanProfile.objects.values_list("dataset_id", "pseudonym_pattern")),
-        "jobs": ScanJob.objects.count(),
+        "profiles": sorted(ScanProfile.objects.values_list("dataset_id", "source_path", "pseudonym_pattern")),
+        "jobs": sorted(ScanJob.objects.values_list("dataset_id", "status")),
         "deidentification": sorted(Dataset.objects.values_list("pk", "deidentification")),
     }
 
@@ -161,7 +168,12 @@ def _changed_by(case: Case, d: Datasets, before: dict[str, Any]) -> dict[str, An
     after = dict(before)
     target = d.own if case.writes and case.writes.startswith("own") else d.other
     if case.writes and case.writes.endswith("profile"):
-        after["profiles"] = sorted([*before["profiles"], (target.pk, "KTL-[0-9]{6}")])
+        after["profiles"] = sorted(
+            (pk, "", "KTL-[0-9]{6}") if pk == target.pk else (pk, path, pattern)
+            for pk, path, pattern in before["profiles"]
+        )
+    if case.writes and case.writes.endswith("job"):
+        after["jobs"] = sorted([*before["jobs"], (target.pk, ScanJob.Status.QUEUED)])
     if case.writes and case.writes.endswith("override"):
         after["deidentification"] = sorted(
             (pk, Dataset.Deidentification.OVERRIDDEN if pk == target.pk else state)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from medbroker.catalog.models import Dataset
 from medbroker.core.errors import NotFoundError
+from medbroker.core.timeutils import kst
+from medbroker.ingest import selectors
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanSource
-from medbroker.ingest.scanner.deid import DeidPolicy
+from medbroker.ingest.scanner.deid import DeidPolicy, finding_label
 from medbroker.ingest.scanner.records import FileRecord
+from medbroker.ingest.scanner.summary import summary_fingerprint
 from medbroker.ingest.selectors import (
     DeidRow,
     dataset_scan_get,
@@ -22,6 +26,8 @@ from medbroker.ingest.selectors import (
     scan_profile_of,
 )
 from medbroker.ingest.services.profiles import scan_profile_save
+from medbroker.ingest.services.scans import scan_job_run, scan_start
+from medbroker.ingest.testdata import archive_write
 from medbroker.ingest.tests.factories import ScanJobFactory, ScanProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +171,112 @@ def test_jobs_are_listed_newest_first_with_the_active_one(dataset: Dataset) -> N
 
     assert list(scan_jobs_of(dataset=dataset)) == [running, failed, old]
     assert scan_job_active(dataset=dataset) == running
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The findings the last scan stored, or judged again
+# ---------------------------------------------------------------------------------------------------------
+
+
+def expected_rows(archive: Any, *, unreadable: list[str], **policy: Any) -> list[DeidRow]:
+    """The report's rows for a scanned archive under ``policy``, from what the archive planted."""
+    paths: dict[str, list[str]] = {}
+    for path, codes in archive.file_findings(**policy).items():
+        for code in codes:
+            paths.setdefault(code, []).append(path)
+    if unreadable:
+        paths["unreadable"] = unreadable
+    return [
+        DeidRow(code, finding_label(code), len(found), sorted(found)[:5])
+        for code, found in sorted(paths.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+
+
+@pytest.fixture
+def scanned(dataset: Dataset, steward: Any, tmp_path: Path) -> Any:
+    """A planted archive with one unreadable file, scanned once."""
+    archive = archive_write(tmp_path / "archive", seed=0, planted=True)
+    (tmp_path / "archive" / "empty.dcm").write_bytes(b"")
+    scan_profile_save(
+        actor=steward,
+        dataset=dataset,
+        data={"source_path": str(tmp_path / "archive"), "label_patterns": list(archive.label_patterns)},
+    )
+    job = scan_job_run(job_id=scan_start(actor=steward, dataset=dataset, source="folder").pk, workers=1)
+    assert job.status == "succeeded"
+    return archive
+
+
+def test_while_the_settings_stay_the_report_is_the_last_scans_without_reading_a_row(
+    dataset: Dataset, scanned: Any, monkeypatch: Any
+) -> None:
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a row was judged again")
+
+    monkeypatch.setattr(selectors, "record_findings", never)
+
+    report = deidentification_report(dataset=dataset)
+
+    assert (report.files_scanned, report.files_with_findings) == (
+        scanned.files,
+        scanned.files_with_findings() + 1,
+    )
+    assert report.rows == expected_rows(scanned, unreadable=["empty.dcm"])
+
+
+def test_the_stored_findings_are_those_judged_again_from_the_rows(dataset: Dataset, scanned: Any) -> None:
+    stored = deidentification_report(dataset=dataset)
+    job = ScanJob.objects.get(dataset=dataset)
+    ScanJob.objects.filter(pk=job.pk).update(
+        summary={key: value for key, value in job.summary.items() if key != "fingerprint"}
+    )
+
+    judged = deidentification_report(dataset=dataset)
+
+    assert judged == stored
+
+
+def test_changed_settings_judge_every_row_again_and_keep_the_unreadable_files(
+    dataset: Dataset, scanned: Any, steward: Any, monkeypatch: Any
+) -> None:
+    judged: list[str] = []
+    real = selectors.record_findings
+
+    def counting(record: FileRecord, policy: DeidPolicy) -> list[str]:
+        judged.append(record.path)
+        return real(record, policy)
+
+    monkeypatch.setattr(selectors, "record_findings", counting)
+    scan_profile_save(actor=steward, dataset=dataset, data={"retain_institution_identity": True})
+
+    report = deidentification_report(dataset=dataset)
+
+    # Every row with headers was judged once (label and other files carry none).
+    assert len(judged) == ScannedFile.objects.exclude(kind__in=("label", "other")).count() > 0
+    assert report.files_with_findings == scanned.files_with_findings(retain_institution_identity=True) + 1
+    assert report.rows == expected_rows(scanned, unreadable=["empty.dcm"], retain_institution_identity=True)
+
+
+def test_a_later_scan_is_the_one_whose_findings_count(dataset: Dataset, steward: Any) -> None:
+    # An older successful scan whose settings match must not answer for rows a later scan rewrote.
+    stored(dataset, ct("P1/1.dcm", identifying=("PatientName",)))
+    fingerprint = summary_fingerprint(DeidPolicy(), ())
+    ScanJobFactory(
+        dataset=dataset,
+        status=ScanJob.Status.SUCCEEDED,
+        finished_at=kst(2025, 9, 1, 9, 0),
+        summary={"fingerprint": fingerprint, "deid": {"files_with_findings": 9, "findings": {"private": 9}}},
+    )
+    ScanJobFactory(
+        dataset=dataset,
+        status=ScanJob.Status.SUCCEEDED,
+        finished_at=kst(2025, 9, 1, 10, 0),
+        summary={"fingerprint": "an older version of the settings", "deid": {"findings": {}}},
+    )
+
+    report = deidentification_report(dataset=dataset)
+
+    assert (report.files_with_findings, report.rows) == (
+        1,
+        [DeidRow("PatientName", "식별 정보가 담긴 속성: PatientName", 1, ["P1/1.dcm"])],
+    )

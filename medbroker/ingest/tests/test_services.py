@@ -17,7 +17,9 @@ from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.core.timeutils import kst
 from medbroker.ingest import dicomweb
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile, ScanSource
+from medbroker.ingest.scanner.deid import DeidPolicy
 from medbroker.ingest.scanner.records import FileRecord, ScanError
+from medbroker.ingest.scanner.summary import summary_fingerprint
 from medbroker.ingest.services import scans
 from medbroker.ingest.services.profiles import scan_profile_get_or_create, scan_profile_save
 from medbroker.ingest.services.scans import scan_job_create, scan_job_run, scan_start
@@ -76,10 +78,11 @@ def test_get_or_create_makes_one_profile_with_the_strict_defaults(dataset: Datas
 
 
 def test_save_normalises_the_settings_and_records_each_change(
-    dataset: Dataset, steward: Any, tmp_path: Path
+    dataset: Dataset, steward: Any, tmp_path: Path, settings: Any
 ) -> None:
     folder = tmp_path / "ct"
     folder.mkdir()
+    settings.MEDBROKER_DICOMWEB_HOSTS = ["pacs.hospital.example"]
 
     profile = scan_profile_save(
         actor=steward,
@@ -224,7 +227,40 @@ def test_saving_the_same_settings_again_writes_no_event(dataset: Dataset, operat
             {"pseudonym_pattern": "KTL-(\\d{6}"},
             "scan_pseudonym_pattern_invalid",
             "pseudonym_pattern",
-            "가명 ID 형식이 올바른 정규식이 아닙니다: missing ), unterminated subpattern at position 4",
+            "가명 ID 형식이 올바른 정규식이 아닙니다: missing ) at position 10",
+        ),
+        (
+            {"pseudonym_pattern": "K" * 101},
+            "scan_pseudonym_pattern_invalid",
+            "pseudonym_pattern",
+            "가명 ID 형식은 100자 이내로 입력해 주세요.",
+        ),
+        (
+            # Nested repetition: on "AAA…A!" it backtracks through every way of splitting the run.
+            {"pseudonym_pattern": "(A|AA)+$"},
+            "scan_pseudonym_pattern_too_complex",
+            "pseudonym_pattern",
+            "가명 ID 형식이 너무 복잡합니다. 반복 안에 다시 반복이 있는 형식(예: (A|AA)+)은 확인에 시간이 "
+            "지나치게 오래 걸릴 수 있으니 더 단순한 형식으로 입력해 주세요(예: KTL-[0-9]{6}).",
+        ),
+        (
+            {"pseudonym_pattern": "([0-9]|[0-9][0-9])+"},
+            "scan_pseudonym_pattern_too_complex",
+            "pseudonym_pattern",
+            "가명 ID 형식이 너무 복잡합니다. 반복 안에 다시 반복이 있는 형식(예: (A|AA)+)은 확인에 시간이 "
+            "지나치게 오래 걸릴 수 있으니 더 단순한 형식으로 입력해 주세요(예: KTL-[0-9]{6}).",
+        ),
+        (
+            {"dicomweb_url": "https://pacs.hospital.example:99999/dicom-web"},
+            "scan_dicomweb_url_invalid",
+            "dicomweb_url",
+            "DICOMweb 주소는 http:// 또는 https://로 시작하는 주소여야 합니다.",
+        ),
+        (
+            {"dicomweb_url": "https://reader:secret@pacs.hospital.example/dicom-web"},
+            "scan_dicomweb_url_credentials",
+            "dicomweb_url",
+            "DICOMweb 주소에는 사용자 이름이나 비밀번호를 넣을 수 없습니다.",
         ),
         (
             {"dataset": 3},
@@ -482,6 +518,9 @@ def test_a_scan_sets_the_datasets_key_information_counts_and_findings(
 
     files = archive.files + 1
     annotated = archive.annotated_by_objects + archive.annotated_with_labels
+    # The empty file could not be read, so it could not be checked either: it is a finding of its own.
+    with_findings = archive.files_with_findings() + 1
+    findings = archive_findings(archive, unreadable=1)
     assert (job.status, job.error_message, job.started_at, job.finished_at) == ("succeeded", "", NOW, NOW)
     assert (job.files_total, job.files_done, job.percent) == (files, files, 100)
     assert (job.files_new, job.files_changed, job.files_removed, job.files_unchanged, job.errors_count) == (
@@ -507,7 +546,7 @@ def test_a_scan_sets_the_datasets_key_information_counts_and_findings(
         archive.cases - annotated,
         ["DICOM", *job.summary["signals"]["formats"]],
         "findings",
-        archive.files_with_findings(),
+        with_findings,
         NOW,
     )
     summary = configured.scan_summary
@@ -518,16 +557,26 @@ def test_a_scan_sets_the_datasets_key_information_counts_and_findings(
         1,
     )
     assert summary["modalities"] == archive.modalities
-    assert summary["deid"] == {
-        "files_with_findings": archive.files_with_findings(),
-        "findings": archive_findings(archive),
-    }
+    assert summary["deid"] == {"files_with_findings": with_findings, "findings": findings}
+    assert (job.summary["deid"]["findings"], job.summary["deid"]["examples"]["unreadable"]) == (
+        findings,
+        ["empty.dcm"],
+    )
+    assert job.summary["fingerprint"] == summary_fingerprint(DeidPolicy(), tuple(archive.label_patterns))
     assert ScannedFile.objects.filter(dataset=configured).count() == archive.files
     assert list(AuditEvent.objects.values_list("action", flat=True).order_by("sequence")) == [
         "ingest.scan_started",
+        "ingest.scan_running",
         "catalog.dataset_scan_applied",
         "ingest.scan_finished",
     ]
+    running = AuditEvent.objects.get(action="ingest.scan_running")
+    assert (running.actor, running.object_id, running.summary, running.data) == (
+        steward,
+        str(job.pk),
+        "데이터셋 스캔 실행: 흉부 CT 영상",
+        {"dataset": configured.pk, "source": "folder", "location": str((tmp_path / "archive").resolve())},
+    )
     finished = AuditEvent.objects.get(action="ingest.scan_finished")
     assert (finished.actor, finished.summary, finished.data) == (
         steward,
@@ -541,13 +590,15 @@ def test_a_scan_sets_the_datasets_key_information_counts_and_findings(
             "removed": 0,
             "unchanged": 0,
             "errors": 1,
-            "files_with_findings": archive.files_with_findings(),
+            "files_with_findings": with_findings,
         },
     )
 
 
-def archive_findings(archive: Any, **policy: Any) -> dict[str, int]:
+def archive_findings(archive: Any, *, unreadable: int = 0, **policy: Any) -> dict[str, int]:
     counts = archive.findings(**policy)
+    if unreadable:
+        counts = {**counts, "unreadable": unreadable}
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -799,7 +850,9 @@ def pacs_record(study: str, series: str, instance: str, **facts: Any) -> FileRec
 
 
 @pytest.fixture
-def pacs(dataset: Dataset, steward: Any) -> Dataset:
+def pacs(dataset: Dataset, steward: Any, settings: Any) -> Dataset:
+    # The hospital's PACS is one the operators listed for stewards.
+    settings.MEDBROKER_DICOMWEB_HOSTS = ["pacs.hospital.example"]
     scan_profile_save(actor=steward, dataset=dataset, data={"dicomweb_url": PACS_URL})
     return dataset
 
@@ -884,3 +937,57 @@ def test_a_pacs_that_does_not_answer_fails_the_scan(pacs: Dataset, steward: Any,
     )
     assert dataset_state(pacs) == state
     assert ScannedFile.objects.count() == 0
+
+
+def test_a_study_or_series_that_fails_keeps_the_instances_the_last_import_saw(
+    pacs: Dataset, steward: Any, monkeypatch: Any
+) -> None:
+    answers = [
+        dicomweb.DicomwebImport(
+            records=[
+                pacs_record("1.1", "1.1.1", "1.1.1.1"),
+                pacs_record("1.1", "1.1.2", "1.1.2.1"),
+                pacs_record("1.2", "1.2.1", "1.2.1.1", identifying=("PatientName",)),
+                pacs_record("1.2", "1.2.1", "1.2.1.2"),
+            ],
+            studies=2,
+        ),
+        # The series 1.1.2 and the studies 1.2 and 1.3 fail this time; 1.3 was never read before.
+        dicomweb.DicomwebImport(
+            records=[pacs_record("1.1", "1.1.1", "1.1.1.1")],
+            errors=[
+                ScanError("1.1/1.1.2", "시리즈의 메타데이터를 읽지 못했습니다."),
+                ScanError("1.2", "스터디의 인스턴스를 검색하지 못했습니다."),
+                ScanError("1.3", "스터디의 인스턴스를 검색하지 못했습니다."),
+            ],
+            studies=3,
+        ),
+    ]
+
+    def fake(url: str, *, progress: Any = None) -> Any:
+        return answers.pop(0)
+
+    monkeypatch.setattr(dicomweb, "dicomweb_records", fake)
+    run_pacs_scan(pacs, steward)
+    rows = rows_of(pacs)
+
+    second = run_pacs_scan(pacs, steward)
+
+    assert rows_of(pacs) == rows
+    assert (
+        second.status,
+        second.files_total,
+        second.files_new,
+        second.files_changed,
+        second.files_removed,
+        second.errors_count,
+    ) == ("succeeded", 5, 0, 1, 0, 3)
+    pacs.refresh_from_db()
+    assert (pacs.scan_summary["instances"], pacs.scan_summary["studies"]) == (4, 2)
+    # The instance with a patient name is still judged, and each failure is a finding of its own.
+    assert (pacs.deidentification, pacs.deidentification_findings) == ("findings", 4)
+    assert second.summary["deid"]["findings"] == {"unreadable": 3, "PatientName": 1}
+    assert second.summary["deid"]["examples"] == {
+        "PatientName": ["1.2/1.2.1/1.2.1.1"],
+        "unreadable": ["1.1/1.1.2", "1.2", "1.3"],
+    }

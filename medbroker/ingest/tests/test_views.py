@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from medbroker.accounts.models import User
 from medbroker.audit.models import AuditEvent
-from medbroker.catalog.models import Dataset
+from medbroker.catalog.models import Dataset, Institution
 from medbroker.ingest.models import ScanJob, ScanProfile
 from medbroker.ingest.testdata import LABEL_PATTERN, archive_write
 from medbroker.ingest.tests.factories import ScanJobFactory, ScannedFileFactory, ScanProfileFactory
@@ -74,14 +74,19 @@ def _findings(dataset: Dataset) -> None:
 
 
 def test_before_the_first_scan_the_steward_sees_the_settings_and_no_results(
-    client: Client, login: Any, steward: User, dataset: Dataset
+    client: Client, login: Any, steward: User, dataset: Dataset, tmp_path: Path
 ) -> None:
     html = _page(login(client, steward), dataset)
 
     assert '<h1 class="mb-title">스캔·점검: 흉부 CT 영상</h1>' in html
     assert f'action="/ingest/datasets/{dataset.pk}/settings/"' in html
     assert 'name="source_path"' in html and 'name="pseudonym_pattern"' in html
-    assert "허용된 데이터 보관 위치 안이어야 하며" in html
+    assert "기관의 데이터 관리자는 운영자가 기관에 지정한 데이터 보관 폴더 안" in html
+    assert re.search(
+        rf'<p class="mb-muted" id="institution-scan-folder">기관의 데이터 보관 폴더:\s*'
+        rf'<code class="ingest-path">{re.escape(str(tmp_path.resolve()))}</code></p>',
+        html,
+    )
     # Without a folder neither start button can be pressed.
     assert '<button type="submit" class="krds-btn primary" disabled>폴더 스캔 시작</button>' in html
     assert '<button type="submit" class="krds-btn secondary" disabled>PACS에서 가져오기</button>' in html
@@ -148,6 +153,32 @@ def test_the_steward_saves_the_settings_scans_the_folder_and_sees_the_result(
     assert f'href="/ingest/datasets/{dataset.pk}/deidentification.xlsx"' in html
     # The new scan is the first row of the history.
     assert re.search(rf'<tr>\s*<td class="mb-num">{job.pk}</td>\s*<td>폴더</td>', html)
+
+
+def test_a_steward_without_a_folder_is_told_who_assigns_one(
+    client: Client, login: Any, steward: User, dataset: Dataset, tmp_path: Path
+) -> None:
+    Institution.objects.filter(pk=dataset.institution_id).update(scan_folder="")
+    (tmp_path / "ct").mkdir()
+    login(client, steward)
+
+    page = _page(client, dataset)
+    response = client.post(
+        f"/ingest/datasets/{dataset.pk}/settings/",
+        {"source_path": str(tmp_path / "ct"), "pseudonym_pattern": ""},
+    )
+
+    assert (
+        "아직 지정되지 않았습니다. 데이터 관리자가 폴더를 스캔하려면 시험원 운영자가 관리자 화면에서 먼저 지정해야 합니다."
+        in page
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        "이 기관의 데이터 보관 폴더가 아직 지정되지 않았습니다. "
+        "시험원 운영자에게 데이터 보관 폴더를 지정해 달라고 요청해 주세요."
+    ) in html
+    assert ScanProfile.objects.count() == 0
 
 
 def test_settings_with_a_folder_outside_the_roots_are_refused_inline(
