@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -33,6 +34,20 @@ from medbroker.ingest.testdata import LABEL_PATTERN, archive_write
 
 DEMO_FOLDER = "demo-ct"
 DEMO_SEED = 2025
+# What the demo archive holds: enough studies for every chart, few enough to write in a second.
+DEMO_ARCHIVE: dict[str, Any] = {
+    "seed": DEMO_SEED,
+    "ct_studies": 8,
+    "slices": 4,
+    "mr_studies": 1,
+    "us": 1,
+    "mg": 1,
+    "es": 1,
+    "ecg": 1,
+    "eeg": 1,
+    "wfdb_records": 1,
+    "planted": True,
+}
 DEMO_DATASET_TITLE = "응급복부 CT 스캔 예시 (데모)"
 DEMO_DATASET_TITLE_EN = "Emergency abdomen CT, scanned example (demo)"
 
@@ -50,20 +65,7 @@ def _archive_ensure(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        archive_write(
-            staging,
-            seed=DEMO_SEED,
-            ct_studies=8,
-            slices=4,
-            mr_studies=1,
-            us=1,
-            mg=1,
-            es=1,
-            ecg=1,
-            eeg=1,
-            wfdb_records=1,
-            planted=True,
-        )
+        archive_write(staging, **DEMO_ARCHIVE)
         try:
             staging.rename(target)
         except OSError:

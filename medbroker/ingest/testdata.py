@@ -588,17 +588,78 @@ def dicom_image_write(
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _sop_reference(sop_class: str, instance_uid: str) -> Dataset:
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = sop_class
+    reference.ReferencedSOPInstanceUID = instance_uid
+    return reference
+
+
+def _sop_references(sop_class: str, instance_uids: Sequence[str]) -> DicomSequence:
+    return DicomSequence([_sop_reference(sop_class, instance_uid) for instance_uid in instance_uids])
+
+
 def _referenced_series(series_uid: str, sop_class: str, instance_uids: Sequence[str]) -> Dataset:
     item = Dataset()
     item.SeriesInstanceUID = series_uid
-    references = DicomSequence()
-    for instance_uid in instance_uids:
-        reference = Dataset()
-        reference.ReferencedSOPClassUID = sop_class
-        reference.ReferencedSOPInstanceUID = instance_uid
-        references.append(reference)
-    item.ReferencedInstanceSequence = references
+    item.ReferencedInstanceSequence = _sop_references(sop_class, instance_uids)
     return item
+
+
+def _annotation_dataset_new(
+    *,
+    sop_class: str,
+    modality: str,
+    model: str,
+    series_description: str,
+    patient_id: str,
+    sex: str,
+    age_years: int | None,
+    study_uid: str,
+    series_uid: str,
+    study_date: str | dt.date,
+    series_number: int,
+    identity_removed: str | None,
+    instance: int = 1,
+    manufacturer: str = "MEDBROKER",
+    study_description: str | None = None,
+    frame_of_reference_uid: str | None = None,
+) -> Dataset:
+    """The shared modules of a non-image object; the study description defaults to the CT study's."""
+    return _dataset_new(
+        sop_class=sop_class,
+        sop_instance_uid=f"{series_uid}.{instance}",
+        modality=modality,
+        patient_id=patient_id,
+        sex=sex,
+        age_years=age_years,
+        study_uid=study_uid,
+        series_uid=series_uid,
+        study_date=_dicom_date(study_date),
+        series_number=series_number,
+        instance=instance,
+        manufacturer=manufacturer,
+        model=model,
+        body_part="",
+        study_description=study_description or _MODALITIES["CT"].study_description,
+        series_description=series_description,
+        identity_removed=identity_removed,
+        frame_of_reference_uid=frame_of_reference_uid,
+    )
+
+
+def _finish(
+    ds: Dataset,
+    path: str | os.PathLike[str],
+    transfer_syntax: str,
+    identifying: Mapping[str, Any] | None,
+    private: bool = False,
+) -> Path:
+    """Add the private block when asked, plant the identifying values and write the file."""
+    if private:
+        _private_add(ds, PRIVATE_CREATOR)
+    _values_set(ds, identifying)
+    return _save(ds, Path(path), transfer_syntax)
 
 
 def dicom_seg_write(
@@ -629,24 +690,20 @@ def dicom_seg_write(
     frames = frames if frames is not None else max(1, len(referenced_instance_uids))
     series_uid = series_uid or uid_make("seg-series", referenced_series_uid, series_number)
     frame_of_reference_uid = frame_of_reference_uid or uid_make("frame", study_uid)
-    ds = _dataset_new(
+    ds = _annotation_dataset_new(
         sop_class=SegmentationStorage,
-        sop_instance_uid=f"{series_uid}.{instance}",
         modality="SEG",
+        model="Annotation Tool",
+        series_description="Segmentation",
         patient_id=patient_id,
         sex=sex,
         age_years=age_years,
         study_uid=study_uid,
         series_uid=series_uid,
-        study_date=_dicom_date(study_date),
+        study_date=study_date,
         series_number=series_number,
-        instance=instance,
-        manufacturer="MEDBROKER",
-        model="Annotation Tool",
-        body_part="",
-        study_description=_MODALITIES["CT"].study_description,
-        series_description="Segmentation",
         identity_removed=identity_removed,
+        instance=instance,
         frame_of_reference_uid=frame_of_reference_uid,
     )
     ds.ImageType = ["DERIVED", "PRIMARY"]
@@ -704,9 +761,7 @@ def dicom_seg_write(
         identification.ReferencedSegmentNumber = 1
         group.SegmentIdentificationSequence = DicomSequence([identification])
         if index < len(referenced_instance_uids):
-            source = Dataset()
-            source.ReferencedSOPClassUID = referenced_sop_class
-            source.ReferencedSOPInstanceUID = referenced_instance_uids[index]
+            source = _sop_reference(referenced_sop_class, referenced_instance_uids[index])
             source.PurposeOfReferenceCodeSequence = DicomSequence(
                 [_code("121322", "DCM", "Source image for image processing operation")]
             )
@@ -725,10 +780,7 @@ def dicom_seg_write(
         packed += b"\x00"
     ds.PixelData = packed
     ds["PixelData"].VR = "OB"
-    if private:
-        _private_add(ds, PRIVATE_CREATOR)
-    _values_set(ds, identifying)
-    return _save(ds, Path(path), transfer_syntax)
+    return _finish(ds, path, transfer_syntax, identifying, private)
 
 
 def dicom_rtstruct_write(
@@ -753,30 +805,23 @@ def dicom_rtstruct_write(
     """Write an RT Structure Set with one closed square contour per ROI on the first referenced slice."""
     series_uid = series_uid or uid_make("rtstruct-series", referenced_series_uid, series_number)
     frame_of_reference_uid = frame_of_reference_uid or uid_make("frame", study_uid)
-    date = _dicom_date(study_date)
-    ds = _dataset_new(
+    ds = _annotation_dataset_new(
         sop_class=RTStructureSetStorage,
-        sop_instance_uid=f"{series_uid}.1",
         modality="RTSTRUCT",
+        model="Annotation Tool",
+        series_description="RTSTRUCT",
         patient_id=patient_id,
         sex=sex,
         age_years=age_years,
         study_uid=study_uid,
         series_uid=series_uid,
-        study_date=date,
+        study_date=study_date,
         series_number=series_number,
-        instance=1,
-        manufacturer="MEDBROKER",
-        model="Annotation Tool",
-        body_part="",
-        study_description=_MODALITIES["CT"].study_description,
-        series_description="RTSTRUCT",
         identity_removed=identity_removed,
-        frame_of_reference_uid=None,
     )
     ds.OperatorsName = ""
     ds.StructureSetLabel = "Contours"
-    ds.StructureSetDate = date
+    ds.StructureSetDate = ds.StudyDate
     ds.StructureSetTime = "101500"
     frame = Dataset()
     frame.FrameOfReferenceUID = frame_of_reference_uid
@@ -787,13 +832,7 @@ def dicom_rtstruct_write(
     study.ReferencedSOPInstanceUID = study_uid
     series = Dataset()
     series.SeriesInstanceUID = referenced_series_uid
-    contour_images = DicomSequence()
-    for instance_uid in referenced_instance_uids:
-        image = Dataset()
-        image.ReferencedSOPClassUID = referenced_sop_class
-        image.ReferencedSOPInstanceUID = instance_uid
-        contour_images.append(image)
-    series.ContourImageSequence = contour_images
+    series.ContourImageSequence = _sop_references(referenced_sop_class, referenced_instance_uids)
     study.RTReferencedSeriesSequence = DicomSequence([series])
     frame.RTReferencedStudySequence = DicomSequence([study])
     ds.ReferencedFrameOfReferenceSequence = DicomSequence([frame])
@@ -812,10 +851,7 @@ def dicom_rtstruct_write(
         contour.ReferencedROINumber = number
         item = Dataset()
         if referenced_instance_uids:
-            image = Dataset()
-            image.ReferencedSOPClassUID = referenced_sop_class
-            image.ReferencedSOPInstanceUID = referenced_instance_uids[0]
-            item.ContourImageSequence = DicomSequence([image])
+            item.ContourImageSequence = _sop_references(referenced_sop_class, referenced_instance_uids[:1])
         item.ContourGeometricType = "CLOSED_PLANAR"
         item.NumberOfContourPoints = 4
         half = 10.0 * number
@@ -832,8 +868,7 @@ def dicom_rtstruct_write(
     ds.ROIContourSequence = contours
     ds.RTROIObservationsSequence = observations
     ds.ApprovalStatus = "UNAPPROVED"
-    _values_set(ds, identifying)
-    return _save(ds, Path(path), transfer_syntax)
+    return _finish(ds, path, transfer_syntax, identifying)
 
 
 def dicom_sr_write(
@@ -856,26 +891,19 @@ def dicom_sr_write(
 ) -> Path:
     """Write a Comprehensive SR report: a container with a finding text and the images it refers to."""
     series_uid = series_uid or uid_make("sr-series", study_uid, series_number)
-    date = _dicom_date(study_date)
-    ds = _dataset_new(
+    ds = _annotation_dataset_new(
         sop_class=ComprehensiveSRStorage,
-        sop_instance_uid=f"{series_uid}.1",
         modality="SR",
+        model="Report Tool",
+        series_description="Report",
         patient_id=patient_id,
         sex=sex,
         age_years=age_years,
         study_uid=study_uid,
         series_uid=series_uid,
-        study_date=date,
+        study_date=study_date,
         series_number=series_number,
-        instance=1,
-        manufacturer="MEDBROKER",
-        model="Report Tool",
-        body_part="",
-        study_description=_MODALITIES["CT"].study_description,
-        series_description="Report",
         identity_removed=identity_removed,
-        frame_of_reference_uid=None,
     )
     ds.ReferencedPerformedProcedureStepSequence = DicomSequence()
     ds.ValueType = "CONTAINER"
@@ -901,10 +929,7 @@ def dicom_sr_write(
         image.ConceptNameCodeSequence = DicomSequence(
             [_code("121080", "DCM", "Best illustration of finding")]
         )
-        reference = Dataset()
-        reference.ReferencedSOPClassUID = referenced_sop_class
-        reference.ReferencedSOPInstanceUID = referenced_instance_uids[0]
-        image.ReferencedSOPSequence = DicomSequence([reference])
+        image.ReferencedSOPSequence = _sop_references(referenced_sop_class, referenced_instance_uids[:1])
         content.append(image)
     ds.ContentSequence = content
     if referenced_series_uid:
@@ -912,17 +937,10 @@ def dicom_sr_write(
         evidence.StudyInstanceUID = study_uid
         series = Dataset()
         series.SeriesInstanceUID = referenced_series_uid
-        references = DicomSequence()
-        for instance_uid in referenced_instance_uids:
-            reference = Dataset()
-            reference.ReferencedSOPClassUID = referenced_sop_class
-            reference.ReferencedSOPInstanceUID = instance_uid
-            references.append(reference)
-        series.ReferencedSOPSequence = references
+        series.ReferencedSOPSequence = _sop_references(referenced_sop_class, referenced_instance_uids)
         evidence.ReferencedSeriesSequence = DicomSequence([series])
         ds.CurrentRequestedProcedureEvidenceSequence = DicomSequence([evidence])
-    _values_set(ds, identifying)
-    return _save(ds, Path(path), transfer_syntax)
+    return _finish(ds, path, transfer_syntax, identifying)
 
 
 # The twelve leads with their SCP-ECG codes (CID 3001).
@@ -969,25 +987,21 @@ def dicom_ecg_write(
     study_uid = study_uid or uid_make("study", patient_id, "ECG")
     series_uid = series_uid or uid_make("series", study_uid, series_number)
     samples = round(sampling_hz * seconds)
-    ds = _dataset_new(
+    ds = _annotation_dataset_new(
         sop_class=TwelveLeadECGWaveformStorage,
-        sop_instance_uid=f"{series_uid}.1",
         modality="ECG",
+        model=model,
+        series_description="Resting ECG",
         patient_id=patient_id,
         sex=sex,
         age_years=age_years,
         study_uid=study_uid,
         series_uid=series_uid,
-        study_date=_dicom_date(study_date),
+        study_date=study_date,
         series_number=series_number,
-        instance=1,
-        manufacturer=manufacturer,
-        model=model,
-        body_part="",
-        study_description="RESTING 12 LEAD ECG",
-        series_description="Resting ECG",
         identity_removed=identity_removed,
-        frame_of_reference_uid=None,
+        manufacturer=manufacturer,
+        study_description="RESTING 12 LEAD ECG",
     )
     ds.AcquisitionDateTime = f"{ds.StudyDate}093455"
     ds.AcquisitionContextSequence = DicomSequence()
@@ -1021,10 +1035,7 @@ def dicom_ecg_write(
     group.WaveformData = _pixel_bytes(data, transfer_syntax)
     group["WaveformData"].VR = "OW"
     ds.WaveformSequence = DicomSequence([group])
-    if private:
-        _private_add(ds, PRIVATE_CREATOR)
-    _values_set(ds, identifying)
-    return _save(ds, Path(path), transfer_syntax)
+    return _finish(ds, path, transfer_syntax, identifying, private)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.test import Client
 from medbroker.accounts.demo import accounts_demo_load
 from medbroker.catalog.demo import KTL_INSTITUTION_NAME, catalog_demo_load
 from medbroker.catalog.models import Dataset, Institution
-from medbroker.ingest.demo import DEMO_DATASET_TITLE, ingest_demo_load
+from medbroker.ingest.demo import DEMO_ARCHIVE, DEMO_DATASET_TITLE, ingest_demo_load
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile
 from medbroker.ingest.testdata import LABEL_PATTERN, archive_write
 
@@ -26,20 +26,7 @@ def catalogue() -> None:
 
 def _expected(tmp_path: Path) -> Any:
     # The same archive written elsewhere: its manifest states what the scan must find.
-    return archive_write(
-        tmp_path / "expected",
-        seed=2025,
-        ct_studies=8,
-        slices=4,
-        mr_studies=1,
-        us=1,
-        mg=1,
-        es=1,
-        ecg=1,
-        eeg=1,
-        wfdb_records=1,
-        planted=True,
-    )
+    return archive_write(tmp_path / "expected", **DEMO_ARCHIVE)
 
 
 def test_the_demo_scans_a_generated_archive_into_a_published_illustrative_dataset(
