@@ -18,9 +18,9 @@ from medbroker.catalog.models import Dataset
 from medbroker.catalog.selectors import user_can_manage_institution
 from medbroker.core.errors import NotFoundError
 from medbroker.ingest.models import ScanJob, ScannedFile, ScanProfile
-from medbroker.ingest.scanner.deid import DeidPolicy, finding_label, policy_from_profile, record_findings
+from medbroker.ingest.scanner.deid import DeidPolicy, finding_label, policy_from_profile
 from medbroker.ingest.scanner.records import FileKind, FileRecord
-from medbroker.ingest.scanner.summary import UNREADABLE, summary_fingerprint
+from medbroker.ingest.scanner.summary import UNREADABLE, summary_build, summary_fingerprint
 
 # Paths shown per finding: enough to find the pattern in the data, few enough to read.
 REPORT_EXAMPLES = 5
@@ -113,29 +113,16 @@ def scan_job_last_succeeded(*, dataset: Dataset) -> ScanJob | None:
 def _findings_from_rows(
     dataset: Dataset, policy: DeidPolicy
 ) -> tuple[Counter[str], dict[str, list[str]], int]:
-    """Files per finding, example paths and files with findings, judging every stored row under ``policy``
-    as the scan's summary does (in path order; label and other files carry no headers to judge)."""
-    files: Counter[str] = Counter()
-    examples: dict[str, list[str]] = {}
-    with_findings = 0
+    """Files per finding, example paths and files with findings of every stored row judged under ``policy``,
+    by the same ``summary_build`` a scan uses (label and other files carry no headers to judge)."""
     rows = (
         ScannedFile.objects.filter(dataset=dataset)
         .exclude(kind__in=(FileKind.LABEL, FileKind.OTHER))
-        .order_by("path", "source")
         .values_list("record", flat=True)
     )
-    for data in rows.iterator(chunk_size=1000):
-        record = FileRecord.from_json(data)
-        codes = list(dict.fromkeys(record_findings(record, policy)))
-        if not codes:
-            continue
-        with_findings += 1
-        for code in codes:
-            files[code] += 1
-            shown = examples.setdefault(code, [])
-            if len(shown) < REPORT_EXAMPLES:
-                shown.append(record.path)
-    return files, examples, with_findings
+    records = [FileRecord.from_json(data) for data in rows.iterator(chunk_size=1000)]
+    deid = summary_build(records, policy=policy)["deid"]
+    return Counter(deid["findings"]), dict(deid["examples"]), int(deid["files_with_findings"])
 
 
 def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:

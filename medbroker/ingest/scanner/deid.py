@@ -17,7 +17,6 @@ WFDB header comments may carry only the keys a research record needs (age, sex, 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -269,12 +268,3 @@ def record_findings(record: FileRecord, policy: DeidPolicy) -> list[str]:
     ):
         codes.append("PatientID.pseudonym")
     return codes
-
-
-def findings_count(records: Iterable[FileRecord], policy: DeidPolicy) -> dict[str, int]:
-    """Files per finding code (a helper for reports that need no examples)."""
-    counts: dict[str, int] = {}
-    for record in records:
-        for code in record_findings(record, policy):
-            counts[code] = counts.get(code, 0) + 1
-    return counts

@@ -54,7 +54,6 @@ REASON_DANGLING = "심볼릭 링크가 가리키는 파일이 없습니다."
 REASON_LOOP = "심볼릭 링크가 상위 폴더를 다시 가리킵니다(순환 링크). 이 폴더는 건너뛰었습니다."
 REASON_DIRECTORY_PERMISSION = "폴더를 읽을 권한이 없습니다."
 REASON_EMPTY = "빈 파일입니다(0바이트)."
-REASON_NOT_DICOM = "DICOM 파일이 아닙니다: DICOM 머리말(DICM)이 없습니다."
 REASON_OUTSIDE = "허용된 보관 위치 밖을 가리키는 링크입니다. 건너뛰었습니다."
 
 

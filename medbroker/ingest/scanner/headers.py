@@ -123,7 +123,6 @@ _WANTED = frozenset(
         _T_BURNED_IN,
     }
 )
-_BINARY_TAGS = frozenset({_T_ROWS, _T_COLUMNS})
 # The length of an element's header in explicit VR, by VR: 12 for the VRs with a 4-byte length.
 _VR_HEADER = {**dict.fromkeys(_SHORT_VRS, 8), **dict.fromkeys(_LONG_VRS, 12)}
 

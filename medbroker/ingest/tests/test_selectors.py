@@ -213,7 +213,7 @@ def test_while_the_settings_stay_the_report_is_the_last_scans_without_reading_a_
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a row was judged again")
 
-    monkeypatch.setattr(selectors, "record_findings", never)
+    monkeypatch.setattr(selectors, "summary_build", never)
 
     report = deidentification_report(dataset=dataset)
 
@@ -240,13 +240,13 @@ def test_changed_settings_judge_every_row_again_and_keep_the_unreadable_files(
     dataset: Dataset, scanned: Any, steward: Any, monkeypatch: Any
 ) -> None:
     judged: list[str] = []
-    real = selectors.record_findings
+    real = selectors.summary_build
 
-    def counting(record: FileRecord, policy: DeidPolicy) -> list[str]:
-        judged.append(record.path)
-        return real(record, policy)
+    def counting(records: list[FileRecord], **options: Any) -> dict[str, Any]:
+        judged.extend(record.path for record in records)
+        return real(records, **options)
 
-    monkeypatch.setattr(selectors, "record_findings", counting)
+    monkeypatch.setattr(selectors, "summary_build", counting)
     scan_profile_save(actor=steward, dataset=dataset, data={"retain_institution_identity": True})
 
     report = deidentification_report(dataset=dataset)
