@@ -23,6 +23,9 @@ def _media_root(tmp_path: Any, settings: Any) -> None:
     # Scans (the demo's among them) read and write only under the test's own folder, inline.
     settings.MEDBROKER_SCAN_ROOTS = [str((tmp_path / "datasets").resolve())]
     settings.MEDBROKER_SCAN_IN_THREAD = False
+    # Performance tests: their own storage per test, runs inline.
+    settings.MEDBROKER_EVALUATION_ROOT = tmp_path / "evaluations"
+    settings.MEDBROKER_EVALUATION_IN_THREAD = False
 
 
 @pytest.fixture(autouse=True)

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "medbroker.agreements",
     "medbroker.access",
     "medbroker.compute",
+    "medbroker.evaluations",
     "medbroker.outcomes",
     "medbroker.demo",
 ]
@@ -237,6 +238,29 @@ MEDBROKER_SCAN_STALE_MINUTES = env.int("MEDBROKER_SCAN_STALE_MINUTES", default=3
 MEDBROKER_DICOMWEB_HOSTS = [
     host.strip().lower() for host in env.list("MEDBROKER_DICOMWEB_HOSTS", default=[]) if host.strip()
 ]
+
+# Performance tests (evaluations): submissions per company per quota period; the sandbox's limits.
+# Test sets, submissions and reports live here, outside MEDIA_ROOT: nothing in it is ever served directly.
+MEDBROKER_EVALUATION_ROOT = Path(env.str("MEDBROKER_EVALUATION_ROOT", default=str(VAR_DIR / "evaluations")))
+MEDBROKER_EVALUATION_QUOTA = env.int("MEDBROKER_EVALUATION_QUOTA", default=5)
+MEDBROKER_EVALUATION_QUOTA_DAYS = env.int("MEDBROKER_EVALUATION_QUOTA_DAYS", default=30)
+MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES = env.int(
+    "MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024
+)
+MEDBROKER_SANDBOX_CASE_SECONDS = env.int("MEDBROKER_SANDBOX_CASE_SECONDS", default=60)
+MEDBROKER_SANDBOX_MEMORY_MB = env.int("MEDBROKER_SANDBOX_MEMORY_MB", default=4096)
+MEDBROKER_SANDBOX_THREADS = env.int("MEDBROKER_SANDBOX_THREADS", default=1)
+# A model never runs with network access: in a new network namespace (``unshare --net`` as root,
+# ``unshare --user --map-root-user --net`` otherwise). Where neither works, runs fail, unless this is
+# turned off (a developer's machine); the run then records that it was not isolated.
+MEDBROKER_SANDBOX_REQUIRE_NETWORK_ISOLATION = env.bool(
+    "MEDBROKER_SANDBOX_REQUIRE_NETWORK_ISOLATION", default=True
+)
+# Runs go to a Celery worker, or a thread of the web process when Celery runs in-process (the default).
+MEDBROKER_EVALUATION_IN_THREAD = env.bool("MEDBROKER_EVALUATION_IN_THREAD", default=True)
+MEDBROKER_EVALUATION_STALE_MINUTES = env.int("MEDBROKER_EVALUATION_STALE_MINUTES", default=120)
+# Test reports are signed with HMAC-SHA256 under this key (the secret key when not set).
+MEDBROKER_REPORT_SIGNING_KEY = env.str("MEDBROKER_REPORT_SIGNING_KEY", default="")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")

@@ -213,6 +213,39 @@ def test_request_decide(
     return test_request
 
 
+def test_request_evaluation_link(
+    *, test_request: PerformanceTestRequest, actor: User, reference: str, request: HttpRequest | None = None
+) -> PerformanceTestRequest:
+    """Record the number of the performance test that carries an accepted request out."""
+    operator_ensure(actor, _("성능시험 요청 처리"))
+    with transaction.atomic():
+        test_request = _lock(test_request)
+        if test_request.status != Status.ACCEPTED:
+            raise DomainError(
+                "test_request_not_accepted",
+                _("수락된 성능시험 요청에만 시험을 등록할 수 있습니다 (현재 상태: %(status)s).")
+                % {"status": test_request.get_status_display()},
+                status_code=409,
+            )
+        previous = test_request.evaluation_reference
+        test_request.evaluation_reference = reference
+        test_request.save(update_fields=["evaluation_reference", "updated_at"])
+        audit_record(
+            action="agreements.test_request_evaluation_linked",
+            actor=actor,
+            target=test_request,
+            summary=f"{test_request.agreement.number}: {test_request.algorithm_name} → {reference}",
+            data={"previous_reference": previous, "reference": reference},
+            request=request,
+        )
+    return test_request
+
+
 # pytest collects any module-level function named test_* that a test module imports; these are services.
-for _service in (test_request_create, test_request_withdraw, test_request_decide):
+for _service in (
+    test_request_create,
+    test_request_withdraw,
+    test_request_decide,
+    test_request_evaluation_link,
+):
     _service.__test__ = False  # type: ignore[union-attr]
