@@ -16,6 +16,10 @@ from medbroker.accounts.tests.factories import (
     UserFactory,
 )
 
+# Application modules may be named test_*.py for the domain's sake (the evaluations app's test sets): they
+# are code, not tests. Test modules live in tests/ folders.
+collect_ignore_glob = ["medbroker/*/services/*", "medbroker/*/views/*"]
+
 
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path: Any, settings: Any) -> None:

@@ -185,8 +185,14 @@ def summary_check(summary: dict[str, Any], manifest: dict[str, Any], errors: int
 
 def results_write(text_rows: list[str], history_row: str) -> None:
     history: list[str] = []
+    others: list[str] = []
     if RESULTS.exists():
         lines = RESULTS.read_text(encoding="utf-8").splitlines()
+        # Other benchmarks keep their sections after this one, between their own begin/end markers.
+        starts = [index for index, line in enumerate(lines) if line.startswith("<!-- ") and ": begin" in line]
+        if starts:
+            others = ["", *lines[starts[0] :]]
+            lines = lines[: starts[0]]
         if HISTORY_MARK in lines:
             history = [
                 line
@@ -200,7 +206,8 @@ def results_write(text_rows: list[str], history_row: str) -> None:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     RESULTS.write_text(
-        "\n".join([*text_rows, "", "## History", "", HISTORY_MARK, *header, *history, ""]), encoding="utf-8"
+        "\n".join([*text_rows, "", "## History", "", HISTORY_MARK, *header, *history, *others, ""]),
+        encoding="utf-8",
     )
 
 

@@ -197,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "outcomes-reports-remind": {"task": "medbroker.outcomes.tasks.reports_remind", "schedule": 3600.0},
     "ingest-scan-jobs-reconcile": {"task": "medbroker.ingest.tasks.scan_jobs_reconcile", "schedule": 600.0},
+    "evaluations-runs-reconcile": {
+        "task": "medbroker.evaluations.tasks.evaluation_runs_reconcile",
+        "schedule": 600.0,
+    },
 }
 
 # Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated), the days
@@ -247,12 +251,18 @@ MEDBROKER_EVALUATION_QUOTA_DAYS = env.int("MEDBROKER_EVALUATION_QUOTA_DAYS", def
 MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES = env.int(
     "MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024
 )
+# Uploads to the performance-test pages and API may be as large as a model (see medbroker.core.uploads).
+MEDBROKER_UPLOAD_LIMITS_BY_PATH = {
+    "/evaluations/": MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES,
+    "/api/v1/evaluations/": MEDBROKER_EVALUATION_MAX_UPLOAD_BYTES,
+}
 MEDBROKER_SANDBOX_CASE_SECONDS = env.int("MEDBROKER_SANDBOX_CASE_SECONDS", default=60)
 MEDBROKER_SANDBOX_MEMORY_MB = env.int("MEDBROKER_SANDBOX_MEMORY_MB", default=4096)
 MEDBROKER_SANDBOX_THREADS = env.int("MEDBROKER_SANDBOX_THREADS", default=1)
-# A model never runs with network access: in a new network namespace (``unshare --net`` as root,
-# ``unshare --user --map-root-user --net`` otherwise). Where neither works, runs fail, unless this is
-# turned off (a developer's machine); the run then records that it was not isolated.
+# A model runs in new network, mount, IPC and PID namespaces as an unprivileged user (uid 65534), seeing only
+# its own read-only inputs (``evaluations.sandbox``). A root worker builds that directly; another account
+# does it inside a user namespace. Where it cannot be built, runs fail, unless this is turned off (a
+# developer's machine only): the run then goes ahead with what could be had and records it.
 MEDBROKER_SANDBOX_REQUIRE_NETWORK_ISOLATION = env.bool(
     "MEDBROKER_SANDBOX_REQUIRE_NETWORK_ISOLATION", default=True
 )

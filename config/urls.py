@@ -17,6 +17,7 @@ urlpatterns = [
     path("access/", include("medbroker.access.urls")),
     path("compute/", include("medbroker.compute.urls")),
     path("outcomes/", include("medbroker.outcomes.urls")),
+    path("evaluations/", include("medbroker.evaluations.urls")),
     path("audit/", include("medbroker.audit.urls")),
     # Staff sign in through the platform's login (lockout, second factor, audit), not the admin's own form.
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),

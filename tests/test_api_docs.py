@@ -56,4 +56,10 @@ def test_the_openapi_description_lists_the_routes(client):
         "/api/v1/ingest/scans/{job_id}",
         "/api/v1/ingest/datasets/{dataset_id}/deidentification",
         "/api/v1/ingest/datasets/{dataset_id}/deidentification/override",
+        "/api/v1/evaluations",
+        "/api/v1/evaluations/{evaluation_id}",
+        "/api/v1/evaluations/{evaluation_id}/submissions",
+        "/api/v1/evaluations/runs/{run_id}",
+        "/api/v1/evaluations/reports/{report_id}/pdf",
+        "/api/v1/evaluations/reports/verify",
     }

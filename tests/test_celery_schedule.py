@@ -19,5 +19,6 @@ def test_every_scheduled_task_is_registered() -> None:
         "medbroker.compute.tasks.allocations_reconcile",
         "medbroker.outcomes.tasks.reports_remind",
         "medbroker.ingest.tasks.scan_jobs_reconcile",
+        "medbroker.evaluations.tasks.evaluation_runs_reconcile",
     }
     assert scheduled <= set(app.tasks)

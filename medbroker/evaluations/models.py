@@ -33,6 +33,9 @@ class DataKind(models.TextChoices):
 
 
 class TestSet(TimeStampedModel):
+    # Named like pytest's test classes; without this pytest tries to collect it wherever it is imported.
+    __test__ = False
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("작성 중")
         ACTIVE = "active", _("사용 중")
@@ -79,6 +82,8 @@ class TestSet(TimeStampedModel):
 
 
 class TestCase(models.Model):
+    __test__ = False
+
     test_set = models.ForeignKey(
         TestSet, verbose_name=_("시험셋"), on_delete=models.CASCADE, related_name="cases"
     )

@@ -12,6 +12,7 @@ from medbroker.accounts.demo import accounts_demo_load
 from medbroker.calls.demo import calls_demo_load
 from medbroker.catalog.demo import catalog_demo_load
 from medbroker.demo.support import support_demo_load
+from medbroker.evaluations.demo import evaluations_demo_load
 from medbroker.ingest.demo import ingest_demo_load
 from medbroker.reviews.demo import reviews_demo_load
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
         support = support_demo_load()
         # After the accounts: the scan is requested by the demo steward, and its findings notify the operators.
         ingest = ingest_demo_load()
+        # Last: the performance test needs 메디비전랩's agreement in force (support) and the demo operator.
+        evaluations = evaluations_demo_load()
         self.stdout.write(self.style.SUCCESS("데모 데이터를 불러왔습니다."))
         sent = len(getattr(mail, "outbox", []))
         if sent:
@@ -50,6 +53,7 @@ class Command(BaseCommand):
             *reviews.summary_lines,
             *support.summary_lines,
             *ingest.summary_lines,
+            *evaluations.summary_lines,
         ]:
             self.stdout.write(f"  · {line}")
         self.stdout.write("")

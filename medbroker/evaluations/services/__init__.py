@@ -1,0 +1,1 @@
+"""Services of performance tests: test sets, evaluations and their plans, submissions, runs, reports."""
