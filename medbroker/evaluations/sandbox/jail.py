@@ -7,8 +7,9 @@ when the worker is root; root of a user namespace of the worker's account otherw
 before any untrusted code, with arguments only the runner wrote. Standard library only, no project code.
 
 1. Mount events stop propagating (``/`` becomes recursively private): nothing done here reaches the host.
-2. The job folder (the sealed inputs and model) is bound read-only onto ``/tmp``: the host's ``/tmp``, with
-   other runs' folders and whatever sockets live there, is out of sight.
+2. ``/tmp`` is hidden like the folders below, but for the job folder (the sealed inputs and model), which
+   stays at its own path, read-only and not executable: the host's ``/tmp``, with other runs' folders and
+   whatever sockets live there, is out of sight, even when the project itself lives under ``/tmp``.
 3. Each ``--hide`` folder (``/run``, ``/var/lib``, the project's data folders, ...) is covered by a small
    empty read-only tmpfs: the database, the test sets, other companies' models and every Unix socket under
    them (PostgreSQL's among them) can no longer be reached by path. A ``--keep`` path the child needs (the
@@ -17,7 +18,7 @@ before any untrusted code, with arguments only the runner wrote. Standard librar
    uid 65534 without supplementary groups (``--identity setuid``, when root), or the worker's account
    (``--identity userns``); either way without any capability over the mounts above. It sets
    no_new_privs (no set-user-ID program can give anything back) and a limit on its processes, counted in
-   its own namespace, then executes COMMAND in ``/tmp``.
+   its own namespace, then executes COMMAND in the job folder.
 5. This process stays as the namespace's init: it reaps orphans and, when COMMAND ends, exits with its
    status (128 + the signal's number when a signal ended it). The end of the init ends every process of the
    PID namespace, including those that left COMMAND's session or process group; and ``unshare
@@ -38,7 +39,7 @@ import sys
 FAILED = 125
 NOBODY = 65534
 SETUID, USER_NAMESPACE = "setuid", "userns"
-MOUNT_POINT = "/tmp"  # noqa: S108 (the mount point of the job's own folder, inside the mount namespace)
+HOST_TMP = "/tmp"  # noqa: S108 (the host's shared temporary folder, hidden from the model)
 HIDING_TMPFS = "size=1m,mode=0755"
 
 MS_RDONLY = 0x1
@@ -141,23 +142,29 @@ def _outermost(paths: list[str]) -> list[str]:
     return chosen
 
 
-def filesystem_prepare(root: str, hidden: list[str], keep: list[str]) -> None:
+def filesystem_prepare(root: str, hidden: list[str], keep: list[str]) -> str:
+    """Build the model's view of the filesystem; the job folder's path, where the child works."""
     os.umask(0o022)
+    root = os.path.realpath(root)
+    if not os.path.isdir(root):
+        raise JailError(f"the job folder {root} is not a folder")
     kept: dict[str, int] = {}
-    for path in _outermost([os.path.realpath(path) for path in keep]):
+    for path in _outermost([os.path.realpath(path) for path in [*keep, root]]):
         if os.path.exists(path):
             kept[path] = os.open(path, os.O_PATH | os.O_CLOEXEC)
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(root, MOUNT_POINT, None, MS_BIND | MS_REC)
-    _read_only(MOUNT_POINT, MS_NOEXEC)
+    # A mount of its own, so that it can be made read-only whether or not a hidden folder holds it.
+    _mount(root, root, None, MS_BIND | MS_REC)
     # Outer folders first: a folder hidden inside another one is then already gone, unless it was kept.
-    for folder in sorted({os.path.normpath(path) for path in hidden}, key=len):
-        if folder == "/" or _within(MOUNT_POINT, folder):
-            raise JailError(f"refusing to hide {folder}: it holds the job folder's mount point")
+    for folder in sorted({os.path.normpath(path) for path in [*hidden, HOST_TMP]}, key=len):
+        if folder == "/":
+            raise JailError("refusing to hide /")
         _hide(folder, kept)
     for descriptor in kept.values():
         os.close(descriptor)
-    os.chdir(MOUNT_POINT)
+    _read_only(root, MS_NOEXEC)
+    os.chdir(root)
+    return root
 
 
 def _user_namespace_enter() -> None:

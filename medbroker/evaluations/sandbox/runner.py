@@ -6,7 +6,7 @@ only in ``child.py``, which this module starts through ``jail.py``:
 - in new network, IPC, mount and PID namespaces (``unshare --net --ipc --mount --pid --fork --kill-child
   --mount-proc``): no network but a loopback interface that is down; no System V or POSIX IPC objects of
   the host; a ``/proc`` that shows the namespace's own processes only. ``jail`` (the namespace's init,
-  trusted) builds the filesystem view first: ``/tmp`` is the run's own sealed folder, and the folders that
+  trusted) builds the filesystem view first: of ``/tmp`` only the run's own sealed folder shows, and the folders that
   hold the lab's data, other companies' models, the database, secrets and the host's Unix sockets
   (``/run``, ``/var/lib``, ``/home``, the worker's home, the project's folder, VAR_DIR, MEDIA_ROOT,
   MEDBROKER_EVALUATION_ROOT, ...) are covered by empty read-only tmpfs mounts, except the interpreter and
@@ -95,7 +95,7 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # How long a killed jail's processes may take to end, at most (they end at once: SIGKILL).
 NAMESPACE_END_SECONDS = 10
 # Covered in every jail: where services keep their sockets and state, and people their files. /tmp is
-# replaced by the job's folder.
+# covered too, all but the job's folder (``jail.HOST_TMP``).
 ALWAYS_HIDDEN = (
     "/run",
     "/var/run",
@@ -320,8 +320,8 @@ def hidden_paths() -> list[str]:
             if value:
                 # Where the folder really is: a link to it would otherwise lead around the cover.
                 found.append(os.path.realpath(value))
-    # "/" (a service account's home may be) would cover everything, the jail's /tmp included: the jail
-    # refuses it, so it is left out here.
+    # "/" (a service account's home may be) would cover everything: the jail refuses it, so it is left
+    # out here.
     return [path for path in dict.fromkeys(found) if path != "/"]
 
 
@@ -372,8 +372,8 @@ def sandbox_spawn(
     extra_environment: dict[str, str] | None = None,
     hidden: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -I -B <arguments>`` confined, working in ``folder`` (the job's folder, ``/tmp`` in a
-    jail that covers ``hidden``), with pipes for stdout and stderr."""
+    """Start ``python -I -B <arguments>`` confined, working in ``folder`` (the job's folder; in a jail, one
+    that covers ``hidden``), with pipes for stdout and stderr."""
     command, cwd = _command(arguments, folder=folder, isolation=isolation, hidden=hidden)
     return subprocess.Popen(  # noqa: S603 (fixed arguments, no shell)
         command,

@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 import pydicom
 import pytest
+from django.conf import settings as django_settings
 from onnx import TensorProto, helper
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
@@ -37,7 +38,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from medbroker.core.errors import DomainError
 from medbroker.core.testing import service_missing
 from medbroker.evaluations import testdata
-from medbroker.evaluations.sandbox import jail, runner
+from medbroker.evaluations.sandbox import runner
 from medbroker.evaluations.sandbox.manifest import (
     CaseError,
     case_preprocess,
@@ -256,8 +257,11 @@ def test_the_jail_sets_no_new_privs_a_process_limit_and_its_own_processes(jailed
         "processes": [64, 64],
         # Its own PID namespace: the jail (its init) and itself, none of the host's processes.
         "visible": [1, 2],
-        "cwd": jail.MOUNT_POINT,
+        "cwd": seen["cwd"],
     }
+    # The job's own folder, at its own path under the host's temporary folder.
+    within = Path(seen["cwd"]).relative_to(Path(tempfile.gettempdir()).resolve())
+    assert within.parts[0].startswith("medbroker-sandbox-")
 
 
 @pytest.fixture
@@ -441,8 +445,16 @@ def test_the_child_sees_nothing_of_the_hosts_tmp(jailed: Isolation) -> None:
     finally:
         visible.unlink()
 
-    # /tmp is the job's own folder: its files and nothing else.
-    assert seen == {"read": 2, "tmp": ["case.npy"], "list": "done"}
+    # Of /tmp only the job's own folder shows (and the folders leading to the project, when it lives there).
+    job = [name for name in seen["tmp"] if name.startswith("medbroker-sandbox-")]
+    project = Path(django_settings.BASE_DIR).resolve()
+    leading = [project.parts[2]] if project.parts[1:2] == ("tmp",) and len(project.parts) > 2 else []
+    assert (seen["read"], seen["list"], len(job), sorted(set(seen["tmp"]) - set(job))) == (
+        2,
+        "done",
+        1,
+        leading,
+    )
 
 
 def test_the_child_sees_no_shared_memory_of_the_host(jailed: Isolation) -> None:
@@ -820,7 +832,7 @@ def test_a_jail_that_cannot_be_built_runs_nothing(
 ) -> None:
     if isolation.jail is None:
         service_missing(f"the sandbox here ({isolation.name}) has no jail")
-    # Covering "/" would hide the job's own folder: the jail stops before the model's program starts.
+    # Covering "/" would hide everything: the jail stops before the model's program starts.
     monkeypatch.setattr(runner, "hidden_paths", lambda: ["/"])
     model = _model(tmp_path, testdata.tiny_classifier_model_bytes())
 
@@ -829,7 +841,7 @@ def test_a_jail_that_cannot_be_built_runs_nothing(
 
     assert str(error.value) == (
         "모델 실행 환경을 시작하지 못했습니다: 격리 실행 환경을 준비하지 못했습니다. "
-        "sandbox jail: refusing to hide /: it holds the job folder's mount point"
+        "sandbox jail: refusing to hide /"
     )
 
 
