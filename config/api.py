@@ -45,6 +45,8 @@ def _register_routers() -> None:
     from medbroker.calls.api import router as calls_router
     from medbroker.catalog.api import router as catalog_router
     from medbroker.compute.api import router as compute_router
+    from medbroker.compute.api_workspaces import hub_router as compute_hub_router
+    from medbroker.compute.api_workspaces import router as compute_workspaces_router
     from medbroker.evaluations.api import router as evaluations_router
     from medbroker.ingest.api import router as ingest_router
     from medbroker.outcomes.api import router as outcomes_router
@@ -57,6 +59,8 @@ def _register_routers() -> None:
     api.add_router("/v1/access", access_grants_router)
     api.add_router("/v1/rooms", access_rooms_router)
     api.add_router("/v1/compute", compute_router)
+    api.add_router("/v1/compute/workspaces", compute_workspaces_router)
+    api.add_router("/v1/compute/hub", compute_hub_router)
     api.add_router("/v1/outcomes", outcomes_router)
     api.add_router("/v1/ingest", ingest_router)
     api.add_router("/v1/evaluations", evaluations_router)

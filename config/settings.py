@@ -34,6 +34,27 @@ def _embedded_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+
+
+def _embedded_oidc_key() -> str:
+    # The key that signs the OpenID Connect ID tokens the workspace hub receives: like the secret key, made
+    # once beside the database unless MEDBROKER_OIDC_PRIVATE_KEY gives one (PEM).
+    path = VAR_DIR / "oidc_private_key.pem"
+    if not path.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+    return path.read_text()
+
+
 DEBUG = env("DEBUG")
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list(
@@ -55,6 +76,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "ninja",
+    "oauth2_provider",
     "medbroker.core",
     "medbroker.accounts",
     "medbroker.audit",
@@ -201,6 +223,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "medbroker.evaluations.tasks.evaluation_runs_reconcile",
         "schedule": 600.0,
     },
+    # A revoked or expired grant must stop the company's workspaces within a minute.
+    "compute-workspaces-reconcile": {
+        "task": "medbroker.compute.tasks.workspaces_reconcile",
+        "schedule": 30.0,
+    },
 }
 
 # Step ⑤: the closed learning room. Bookable slots of a day (KST, "HH:MM-HH:MM", comma-separated), the days
@@ -271,6 +298,41 @@ MEDBROKER_EVALUATION_IN_THREAD = env.bool("MEDBROKER_EVALUATION_IN_THREAD", defa
 MEDBROKER_EVALUATION_STALE_MINUTES = env.int("MEDBROKER_EVALUATION_STALE_MINUTES", default=120)
 # Test reports are signed with HMAC-SHA256 under this key (the secret key when not set).
 MEDBROKER_REPORT_SIGNING_KEY = env.str("MEDBROKER_REPORT_SIGNING_KEY", default="")
+
+# Workspaces: JupyterHub signs users in through the platform (OpenID Connect, django-oauth-toolkit) and asks
+# the platform before every start what the user may see; the platform starts and stops servers through the
+# hub's REST API with a service token. The tokens are derived from the secret key unless given.
+MEDBROKER_HUB_URL = env.str("MEDBROKER_HUB_URL", default="http://127.0.0.1:8001")
+MEDBROKER_HUB_API_URL = env.str("MEDBROKER_HUB_API_URL", default="http://127.0.0.1:8081/hub/api")
+MEDBROKER_HUB_API_TOKEN = env.str("MEDBROKER_HUB_API_TOKEN", default="")
+MEDBROKER_HUB_PLATFORM_TOKEN = env.str("MEDBROKER_HUB_PLATFORM_TOKEN", default="")
+MEDBROKER_HUB_OAUTH_CLIENT_SECRET = env.str("MEDBROKER_HUB_OAUTH_CLIENT_SECRET", default="")
+MEDBROKER_HUB_STATE_DIR = Path(env.str("MEDBROKER_HUB_STATE_DIR", default=str(VAR_DIR / "hub")))
+MEDBROKER_WORKSPACE_ROOT = Path(env.str("MEDBROKER_WORKSPACE_ROOT", default=str(VAR_DIR / "workspaces")))
+# Networks of the closed learning room (CIDR): closed-room grants open in a workspace only from there.
+MEDBROKER_CLOSED_ROOM_NETWORKS = env.list("MEDBROKER_CLOSED_ROOM_NETWORKS", default=[])
+# How long a start asked by the platform waits for the hub to come and ask, before it is void.
+MEDBROKER_WORKSPACE_LAUNCH_SECONDS = env.int("MEDBROKER_WORKSPACE_LAUNCH_SECONDS", default=300)
+MEDBROKER_WORKSPACE_IDLE_MINUTES = env.int("MEDBROKER_WORKSPACE_IDLE_MINUTES", default=60)
+# A workspace without its jail (uid 65534, hidden project folders, read-only data) is refused unless this
+# is off (a developer's machine without namespaces).
+MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT = env.bool("MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT", default=True)
+MEDBROKER_HUB_PROXY_COMMAND = env.str(
+    "MEDBROKER_HUB_PROXY_COMMAND", default=str(BASE_DIR / "node_modules" / ".bin" / "configurable-http-proxy")
+)
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": env.str("MEDBROKER_OIDC_PRIVATE_KEY", default="") or _embedded_oidc_key(),
+    "OAUTH2_VALIDATOR_CLASS": "medbroker.accounts.oidc.ClaimsValidator",
+    "SCOPES": {
+        "openid": _("로그인 확인"),
+        "profile": _("이름과 소속 기업"),
+    },
+    "DEFAULT_SCOPES": ["openid", "profile"],
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+}
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medbroker@localhost")

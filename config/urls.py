@@ -23,4 +23,6 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    # OpenID Connect provider for the workspace hub (authorize, token, userinfo, JWKS, discovery).
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
 ]

@@ -185,3 +185,81 @@ class GpuUsageRecord(models.Model):
             models.UniqueConstraint(fields=["agreement", "gpu", "day"], name="gpu_usage_one_per_day"),
             models.CheckConstraint(condition=models.Q(gpu_hours__lte=24), name="gpu_usage_at_most_a_day"),
         ]
+
+
+class Workspace(TimeStampedModel):
+    """One JupyterLab server of one person on the hub, from the platform's start to its stop.
+
+    The platform asks the hub to start it with a one-time launch token in ``user_options``; the hub asks the
+    platform back (``workspace_authorize``) before the server runs, and only then learns which datasets it
+    may show and which GPU it may use. What was opened is kept here, so the reconciler can stop the server
+    once any of it is no longer allowed.
+    """
+
+    class Status(models.TextChoices):
+        STARTING = "starting", _("시작 중")
+        RUNNING = "running", _("실행 중")
+        STOPPED = "stopped", _("중지")
+        FAILED = "failed", _("시작 실패")
+
+    class Setting(models.TextChoices):
+        ONLINE = "online", _("온라인(원격)")
+        CLOSED_ROOM = "closed_room", _("폐쇄형 학습실")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("사용자"),
+        on_delete=models.PROTECT,
+        related_name="workspaces",
+    )
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("협약"), on_delete=models.PROTECT, related_name="workspaces"
+    )
+    allocation = models.ForeignKey(
+        GpuAllocation, verbose_name=_("GPU 배정"), on_delete=models.PROTECT, related_name="workspaces"
+    )
+    hub_user = models.CharField(_("허브 사용자"), max_length=64, db_index=True)
+    setting = models.CharField(_("이용 환경"), max_length=20, choices=Setting.choices)
+    status = models.CharField(
+        _("상태"), max_length=20, choices=Status.choices, default=Status.STARTING, db_index=True
+    )
+    # SHA-256 of the one-time launch token: the hub shows the token, the platform keeps only its hash.
+    launch_token_sha256 = models.CharField(_("시작 토큰 해시"), max_length=64, unique=True)
+    launch_expires_at = models.DateTimeField(_("시작 토큰 만료 시각"))
+    # The grants and datasets the hub was told to show, as [{grant, dataset, name, title}], and the GPU.
+    datasets = models.JSONField(_("연결된 데이터"), default=list, blank=True)
+    gpu = models.JSONField(_("GPU"), default=dict, blank=True)
+    client_address = models.GenericIPAddressField(_("요청 주소"), null=True, blank=True)
+    requested_at = models.DateTimeField(_("요청 시각"))
+    started_at = models.DateTimeField(_("시작 시각"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("중지 시각"), null=True, blank=True)
+    stop_reason = models.CharField(_("중지 사유 코드"), max_length=40, blank=True)
+    stop_message = models.CharField(_("중지 사유"), max_length=300, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("중지한 사람"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("작업 공간")
+        verbose_name_plural = _("작업 공간")
+        ordering = ["-requested_at"]
+        constraints = [
+            # One server per person: the hub runs one default server per user.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=("starting", "running")),
+                name="workspace_one_open_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hub_user} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (self.Status.STARTING, self.Status.RUNNING)

@@ -170,3 +170,10 @@ def deidentification_report(*, dataset: Dataset) -> DeidentificationReport:
     return DeidentificationReport(
         rows=report_rows, files_with_findings=with_findings, files_scanned=scanned, policy=policy
     )
+
+
+def dataset_folders(dataset_ids: list[int]) -> dict[int, str]:
+    """The server folders of the datasets that have one (``ScanProfile.source_path``), by dataset id: what a
+    workspace binds read-only for a granted dataset. Datasets kept only in a PACS have none."""
+    profiles = ScanProfile.objects.filter(dataset_id__in=dataset_ids).exclude(source_path="")
+    return {profile.dataset_id: profile.source_path for profile in profiles}

@@ -1,7 +1,7 @@
 """The worker's side of the sandbox: prepare the cases, start ``child`` confined, read its outputs.
 
 A company's model is untrusted, and ONNX Runtime parsing it is the attack surface. The model therefore runs
-only in ``child.py``, which this module starts through ``jail.py``:
+only in ``child.py``, which this module starts through ``medbroker/core/jail.py``:
 
 - in new network, IPC, mount and PID namespaces (``unshare --net --ipc --mount --pid --fork --kill-child
   --mount-proc``): no network but a loopback interface that is down; no System V or POSIX IPC objects of
@@ -69,15 +69,16 @@ import numpy as np
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from medbroker.core import jail as jail_module
+from medbroker.core.jail import ALWAYS_HIDDEN, SETUID, USER_NAMESPACE
+from medbroker.core.jail import FAILED as JAIL_FAILED
 from medbroker.evaluations.sandbox.child import TEST_HOOKS_VARIABLE
-from medbroker.evaluations.sandbox.jail import FAILED as JAIL_FAILED
-from medbroker.evaluations.sandbox.jail import SETUID, USER_NAMESPACE
 from medbroker.evaluations.sandbox.manifest import CaseError, case_prepare, output_interpret, spatial_shape
 
 logger = logging.getLogger(__name__)
 
 CHILD_PATH = Path(__file__).with_name("child.py")
-JAIL_PATH = Path(__file__).with_name("jail.py")
+JAIL_PATH = Path(jail_module.__file__)
 NOBODY = "65534"
 OPEN_FILES = 64
 # Processes (threads included) of the child's account; ONNX Runtime and NumPy run one thread each here.
@@ -94,19 +95,6 @@ READ_CHUNK = 64 * 1024
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # How long a killed jail's processes may take to end, at most (they end at once: SIGKILL).
 NAMESPACE_END_SECONDS = 10
-# Covered in every jail: where services keep their sockets and state, and people their files. /tmp is
-# covered too, all but the job's folder (``jail.HOST_TMP``).
-ALWAYS_HIDDEN = (
-    "/run",
-    "/var/run",
-    "/var/lib",
-    "/var/tmp",  # noqa: S108 (a folder to cover, not to use)
-    "/home",
-    "/srv",
-    "/dev/shm",  # noqa: S108 (a folder to cover, not to use)
-    "/mnt",
-    "/media",
-)
 # The folders of this project the jail covers, by setting name: its code, data and secrets.
 HIDDEN_SETTINGS = ("BASE_DIR", "VAR_DIR", "MEDIA_ROOT", "MEDBROKER_EVALUATION_ROOT")
 JOB_FOLDER = "job"

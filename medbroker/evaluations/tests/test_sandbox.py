@@ -845,7 +845,7 @@ def test_a_jail_that_cannot_be_built_runs_nothing(
 
     assert str(error.value) == (
         "모델 실행 환경을 시작하지 못했습니다: 격리 실행 환경을 준비하지 못했습니다. "
-        "sandbox jail: refusing to hide /"
+        "jail: refusing to hide /"
     )
 
 

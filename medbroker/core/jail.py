@@ -1,32 +1,41 @@
-"""The first program inside the sandbox's namespaces: it builds the model's view of the filesystem, then
-starts the model's program under an identity without any power over it.
+"""The first program inside a confinement's namespaces: it builds the confined program's view of the
+filesystem, then starts the program under an identity without any power over it.
 
-``runner`` starts it as ``unshare --net --ipc --mount --pid --fork --kill-child --mount-proc -- python
--I -B jail.py OPTIONS -- COMMAND...``: it is root of new network, IPC, mount and PID namespaces (real root
-when the worker is root; root of a user namespace of the worker's account otherwise) and trusted: it runs
-before any untrusted code, with arguments only the runner wrote. Standard library only, no project code.
+Two programs run in it. An evaluation's model (``--mode sealed``, the default): ``evaluations``' runner
+starts it as ``unshare --net --ipc --mount --pid --fork --kill-child --mount-proc -- python -I -B jail.py
+OPTIONS -- COMMAND...``. A company's JupyterLab workspace (``--mode workspace``): the hub's spawner starts it
+the same way but with the network (the server must reach the hub), a writable home folder and the granted
+datasets bound read-only under one data folder. Either way the jail is root of the new namespaces (real root
+when the caller is root; root of a user namespace of the caller's account otherwise) and trusted: it runs
+before any untrusted code, with arguments only the caller wrote. Standard library only, no project code.
 
 1. Mount events stop propagating (``/`` becomes recursively private): nothing done here reaches the host.
-2. ``/tmp`` is hidden like the folders below, but for the job folder (the sealed inputs and model), which
-   stays at its own path, read-only and not executable: the host's ``/tmp``, with other runs' folders and
-   whatever sockets live there, is out of sight, even when the project itself lives under ``/tmp``.
+2. ``/tmp`` is hidden like the folders below, but for the ``--root`` folder (the job's sealed inputs and
+   model, or the workspace's home), which stays at its own path: read-only and not executable when sealed,
+   writable in a workspace, which also gets an empty writable ``/tmp`` of its own. The host's ``/tmp``,
+   with other runs' folders and whatever sockets live there, is out of sight, even when the project itself
+   lives under ``/tmp``.
 3. Each ``--hide`` folder (``/run``, ``/var/lib``, the project's data folders, ...) is covered by a small
-   empty read-only tmpfs: the database, the test sets, other companies' models and every Unix socket under
-   them (PostgreSQL's among them) can no longer be reached by path. A ``--keep`` path the child needs (the
-   interpreter, NumPy, ONNX Runtime) that lies under a hidden folder is bound back, read-only, at its place.
-4. It forks. The child enters a user namespace of its own and becomes uid/gid 65534 there: the host's
-   uid 65534 without supplementary groups (``--identity setuid``, when root), or the worker's account
+   empty read-only tmpfs: the database, the test sets, other companies' models and data and every Unix
+   socket under them (PostgreSQL's among them) can no longer be reached by path. A ``--keep`` path the child
+   needs (the interpreter, NumPy, ONNX Runtime, JupyterLab) that lies under a hidden folder is bound back,
+   read-only, at its place.
+4. ``--data FOLDER`` (a workspace) becomes a small read-only tmpfs holding one folder per ``--bind
+   SOURCE:NAME``, where SOURCE is bound read-only: exactly the granted datasets, opened before anything was
+   hidden, and no way to write to them or to add anything beside them.
+5. It forks. The child enters a user namespace of its own and becomes uid/gid 65534 there: the host's
+   uid 65534 without supplementary groups (``--identity setuid``, when root), or the caller's account
    (``--identity userns``); either way without any capability over the mounts above. It sets
    no_new_privs (no set-user-ID program can give anything back) and a limit on its processes, counted in
-   its own namespace, then executes COMMAND in the job folder.
-5. This process stays as the namespace's init: it reaps orphans and, when COMMAND ends, exits with its
+   its own namespace, then executes COMMAND in the root folder.
+6. This process stays as the namespace's init: it reaps orphans and, when COMMAND ends, exits with its
    status (128 + the signal's number when a signal ended it). The end of the init ends every process of the
    PID namespace, including those that left COMMAND's session or process group; and ``unshare
-   --kill-child`` ends the init when the runner kills ``unshare``. The child cannot prevent either: it cannot
-   signal or trace a process of another account, nor undo a setting of one.
+   --kill-child`` ends the init when the caller kills ``unshare``. The child cannot prevent either: it
+   cannot signal or trace a process of another account, nor undo a setting of one.
 
-Any failure before COMMAND starts ends the jail with status 125 and a line on stderr: the model never runs
-in a half-built jail.
+Any failure before COMMAND starts ends the jail with status 125 and a line on stderr: nothing runs in a
+half-built jail.
 """
 
 from __future__ import annotations
@@ -41,6 +50,23 @@ NOBODY = 65534
 SETUID, USER_NAMESPACE = "setuid", "userns"
 HOST_TMP = "/tmp"  # noqa: S108 (the host's shared temporary folder, hidden from the model)
 HIDING_TMPFS = "size=1m,mode=0755"
+# A workspace's own /tmp: writable by everyone in it (the sticky bit keeps one process's files its own).
+WORKSPACE_TMPFS = "size=512m,mode=1777"
+SEALED, WORKSPACE = "sealed", "workspace"
+# What callers cover in every jail: where services keep their sockets and state, and people their files. /tmp is
+# covered too, all but the job's folder (``jail.HOST_TMP``).
+ALWAYS_HIDDEN = (
+    "/run",
+    "/var/run",
+    "/var/lib",
+    "/var/tmp",  # noqa: S108 (a folder to cover, not to use)
+    "/home",
+    "/srv",
+    "/dev/shm",  # noqa: S108 (a folder to cover, not to use)
+    "/mnt",
+    "/media",
+)
+
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -115,20 +141,33 @@ def _place_create(path: str, directory: bool) -> None:
             pass
 
 
-def _hide(folder: str, kept: dict[str, int]) -> None:
-    """Cover ``folder`` with an empty read-only tmpfs, binding back the kept paths under it."""
+def _hide(
+    folder: str, kept: dict[str, int], *, writable: bool = False, own: frozenset[str] = frozenset()
+) -> None:
+    """Cover ``folder`` with an empty tmpfs, binding back the kept paths under it, read-only but for the
+    ``own`` ones (a workspace's home); the tmpfs itself is read-only unless ``writable`` (a workspace's
+    ``/tmp``)."""
     if os.path.islink(folder) or not os.path.isdir(folder):
         # A link (``/var/run`` -> ``/run``) is hidden where it leads; a path that is not here needs nothing.
         return
     inside = sorted(path for path in kept if _within(path, folder))
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    if writable:
+        _mount("tmpfs", folder, "tmpfs", flags, WORKSPACE_TMPFS)
+        for path in inside:
+            _place_create(path, directory=os.path.isdir(f"/proc/self/fd/{kept[path]}"))
+            _mount(f"/proc/self/fd/{kept[path]}", path, None, MS_BIND | MS_REC)
+            if path not in own:
+                _read_only(path)
+        return
     _mount("tmpfs", folder, "tmpfs", flags | (0 if inside else MS_RDONLY), HIDING_TMPFS)
     for path in inside:
         descriptor = kept[path]
         _place_create(path, directory=os.path.isdir(f"/proc/self/fd/{descriptor}"))
         # Through the descriptor opened before anything was hidden: the path itself now leads into the tmpfs.
         _mount(f"/proc/self/fd/{descriptor}", path, None, MS_BIND | MS_REC)
-        _read_only(path)
+        if path not in own:
+            _read_only(path)
     if inside:
         _mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
 
@@ -142,12 +181,55 @@ def _outermost(paths: list[str]) -> list[str]:
     return chosen
 
 
-def filesystem_prepare(root: str, hidden: list[str], keep: list[str]) -> str:
-    """Build the model's view of the filesystem; the job folder's path, where the child works."""
+def _data_mount(data: str, binds: list[tuple[str, int]]) -> None:
+    """Make ``data`` a read-only tmpfs with one read-only bind per ``(name, descriptor)``."""
+    os.makedirs(data, mode=0o755, exist_ok=True)
+    _mount("tmpfs", data, "tmpfs", MS_NOSUID | MS_NODEV, HIDING_TMPFS)
+    for name, descriptor in binds:
+        target = os.path.join(data, name)
+        os.mkdir(target, 0o755)
+        _mount(f"/proc/self/fd/{descriptor}", target, None, MS_BIND | MS_REC)
+        _read_only(target)
+    _mount(None, data, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, HIDING_TMPFS)
+
+
+def _binds_open(binds: list[str], root: str, data: str | None) -> list[tuple[str, int]]:
+    """Descriptors of the ``SOURCE:NAME`` folders, opened while their paths still lead to them."""
+    if binds and data is None:
+        raise JailError("--bind needs --data")
+    opened: list[tuple[str, int]] = []
+    for bind in binds:
+        source, separator, name = bind.rpartition(":")
+        if not separator or not source or not name or "/" in name or name in {".", ".."}:
+            raise JailError(f"--bind {bind!r} is not SOURCE:NAME")
+        if any(name == seen for seen, _ in opened):
+            raise JailError(f"--bind names {name!r} twice")
+        source = os.path.realpath(source)
+        if not os.path.isdir(source):
+            raise JailError(f"--bind source {source} is not a folder")
+        opened.append((name, os.open(source, os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)))
+    if data is not None and not _within(os.path.normpath(data), root):
+        raise JailError(f"--data {data} is not inside {root}")
+    return opened
+
+
+def filesystem_prepare(
+    root: str,
+    hidden: list[str],
+    keep: list[str],
+    *,
+    mode: str = SEALED,
+    data: str | None = None,
+    binds: list[str] | None = None,
+) -> str:
+    """Build the confined program's view of the filesystem; the root folder's path, where it works."""
+    if mode not in (SEALED, WORKSPACE):
+        raise JailError(f"unknown mode {mode!r}")
     os.umask(0o022)
     root = os.path.realpath(root)
     if not os.path.isdir(root):
-        raise JailError(f"the job folder {root} is not a folder")
+        raise JailError(f"the root folder {root} is not a folder")
+    opened = _binds_open(binds or [], root, data)
     kept: dict[str, int] = {}
     for path in _outermost([os.path.realpath(path) for path in [*keep, root]]):
         if os.path.exists(path):
@@ -159,10 +241,20 @@ def filesystem_prepare(root: str, hidden: list[str], keep: list[str]) -> str:
     for folder in sorted({os.path.normpath(path) for path in [*hidden, HOST_TMP]}, key=len):
         if folder == "/":
             raise JailError("refusing to hide /")
-        _hide(folder, kept)
+        _hide(
+            folder,
+            kept,
+            writable=mode == WORKSPACE and folder == HOST_TMP,
+            own=frozenset({root}) if mode == WORKSPACE else frozenset(),
+        )
     for descriptor in kept.values():
         os.close(descriptor)
-    _read_only(root, MS_NOEXEC)
+    if mode == SEALED:
+        _read_only(root, MS_NOEXEC)
+    if data is not None:
+        _data_mount(os.path.join(root, os.path.relpath(os.path.normpath(data), root)), opened)
+    for _, descriptor in opened:
+        os.close(descriptor)
     os.chdir(root)
     return root
 
@@ -233,6 +325,9 @@ def _arguments(argv: list[str]) -> tuple[dict[str, list[str]], list[str]]:
         "--keep": [],
         "--identity": [],
         "--processes": [],
+        "--mode": [],
+        "--data": [],
+        "--bind": [],
     }
     pending = argv[:split]
     if len(pending) % 2:
@@ -243,6 +338,8 @@ def _arguments(argv: list[str]) -> tuple[dict[str, list[str]], list[str]]:
         options[name].append(value)
     if len(options["--root"]) != 1 or len(options["--identity"]) != 1 or len(options["--processes"]) != 1:
         raise JailError("--root, --identity and --processes are required once")
+    if len(options["--mode"]) > 1 or len(options["--data"]) > 1:
+        raise JailError("--mode and --data are given at most once")
     command = argv[split + 1 :]
     if not command:
         raise JailError("no command after --")
@@ -261,10 +358,17 @@ def _init(child: int) -> int:
 def main(argv: list[str]) -> int:
     try:
         options, command = _arguments(argv)
-        filesystem_prepare(options["--root"][0], options["--hide"], options["--keep"])
+        filesystem_prepare(
+            options["--root"][0],
+            options["--hide"],
+            options["--keep"],
+            mode=(options["--mode"] or [SEALED])[0],
+            data=options["--data"][0] if options["--data"] else None,
+            binds=options["--bind"],
+        )
         identity, processes = options["--identity"][0], int(options["--processes"][0])
     except (JailError, OSError, ValueError) as error:
-        sys.stderr.write(f"sandbox jail: {error}\n")
+        sys.stderr.write(f"jail: {error}\n")
         return FAILED
     sys.stdout.flush()
     # The child announces its user namespace on one pipe; the jail answers on the other once it has
@@ -281,7 +385,7 @@ def main(argv: list[str]) -> int:
             os.close(announce_write)
             os.execv(command[0], command)  # noqa: S606 (the runner's command, no shell)
         except (JailError, OSError, ValueError) as error:
-            sys.stderr.write(f"sandbox jail: {error}\n")
+            sys.stderr.write(f"jail: {error}\n")
             sys.stderr.flush()
         os._exit(FAILED)
     os.close(announce_write)
@@ -292,7 +396,7 @@ def main(argv: list[str]) -> int:
             os.write(mapped_write, b"1")
     except OSError as error:
         # The child reads the end of the pipe, and ends without running anything.
-        sys.stderr.write(f"sandbox jail: {error}\n")
+        sys.stderr.write(f"jail: {error}\n")
     finally:
         os.close(announce_read)
         os.close(mapped_write)

@@ -1,0 +1,211 @@
+"""The platform's side of JupyterHub: its REST API client, the shared secrets, the OAuth client the hub signs
+in with, and the environment the hub process is started with.
+
+Three secrets link the two, each derived from the secret key unless set (so a one-machine installation
+needs no configuration and no two installations share one):
+
+- the **service token** (``MEDBROKER_HUB_API_TOKEN``): the platform's token on the hub, for the service
+  ``medbroker`` whose role has the scopes ``admin:users`` (the hub creates a user only with it) and
+  ``servers`` (start and stop servers), nothing else: no tokens, no access to a user's server;
+- the **platform token** (``MEDBROKER_HUB_PLATFORM_TOKEN``): the hub's token on the platform, accepted by
+  ``POST /api/v1/compute/hub/authorize`` only;
+- the **OAuth client secret** (``MEDBROKER_HUB_OAUTH_CLIENT_SECRET``) of the hub's OpenID Connect client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.conf import settings
+from oauth2_provider.models import Application
+
+from medbroker.core import jail
+
+HUB_CLIENT_ID = "medbroker-jupyterhub"
+# The hub service that the platform is, and the configuration the local hub runs with.
+HUB_SERVICE_NAME = "medbroker"
+HUB_CONFIG = Path(__file__).resolve().parent.parent / "hub" / "jupyterhub_config.py"
+HUB_TIMEOUT_SECONDS = 30
+
+
+class HubError(Exception):
+    """The hub could not be reached or answered with an error; ``message`` is for people."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def hub_secret(name: str) -> str:
+    """The secret ``name`` (``api_token``, ``platform_token``, ``oauth_client_secret``): the setting, else an
+    HMAC of the secret key."""
+    configured = {
+        "api_token": settings.MEDBROKER_HUB_API_TOKEN,
+        "platform_token": settings.MEDBROKER_HUB_PLATFORM_TOKEN,
+        "oauth_client_secret": settings.MEDBROKER_HUB_OAUTH_CLIENT_SECRET,
+    }[name]
+    if configured:
+        return str(configured)
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"medbroker-hub:{name}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def platform_token_valid(presented: str) -> bool:
+    return bool(presented) and hmac.compare_digest(presented.encode(), hub_secret("platform_token").encode())
+
+
+def hub_oauth_callback_url() -> str:
+    return f"{settings.MEDBROKER_HUB_URL.rstrip('/')}/hub/oauth_callback"
+
+
+def hub_oauth_application_ensure() -> Application:
+    """The hub's OpenID Connect client, made or brought up to date with the settings: a confidential client
+    of the authorisation-code flow (with PKCE), tokens signed RS256, and no consent page, since the hub is
+    the platform's own workspace and the person has just asked for it."""
+    application, _ = Application.objects.update_or_create(
+        client_id=HUB_CLIENT_ID,
+        defaults={
+            "name": "JupyterHub (작업 공간)",
+            "client_type": Application.CLIENT_CONFIDENTIAL,
+            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+            "redirect_uris": hub_oauth_callback_url(),
+            "skip_authorization": True,
+            "algorithm": Application.RS256_ALGORITHM,
+            "client_secret": hub_secret("oauth_client_secret"),
+            "hash_client_secret": True,
+        },
+    )
+    return application
+
+
+def workspace_hidden_paths() -> list[str]:
+    """The folders a workspace's jail covers: where services keep state and sockets, people their files,
+    and the platform its code, database, uploads, test sets and every dataset (granted ones come back under
+    ``data/``, read-only)."""
+    paths = [*jail.ALWAYS_HIDDEN, "/var/log", "/root"]
+    paths += [str(settings.BASE_DIR), str(settings.VAR_DIR), str(settings.MEDIA_ROOT)]
+    paths += [str(settings.MEDBROKER_EVALUATION_ROOT), str(settings.MEDBROKER_HUB_STATE_DIR)]
+    paths += [str(root) for root in settings.MEDBROKER_SCAN_ROOTS]
+    home = os.path.expanduser("~")
+    if home not in ("/", ""):
+        paths.append(home)
+    return sorted({os.path.realpath(path) for path in paths if os.path.realpath(path) != "/"})
+
+
+def workspace_kept_paths() -> list[str]:
+    """What the JupyterLab server needs from under a hidden folder: the interpreter and its packages."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    return sorted(os.path.realpath(path) for path in paths)
+
+
+def hub_process_environment(
+    *, platform_url: str, hub_port: int, proxy_api_port: int, idle_minutes: int | None = None
+) -> dict[str, str]:
+    """The environment ``jupyterhub -f hub/jupyterhub_config.py`` runs with (read by that file only)."""
+    state = Path(settings.MEDBROKER_HUB_STATE_DIR)
+    state.mkdir(parents=True, exist_ok=True)
+    Path(settings.MEDBROKER_WORKSPACE_ROOT).mkdir(parents=True, exist_ok=True)
+    idle = settings.MEDBROKER_WORKSPACE_IDLE_MINUTES if idle_minutes is None else idle_minutes
+    values = {
+        "MEDBROKER_PLATFORM_URL": platform_url.rstrip("/"),
+        "MEDBROKER_HUB_URL": settings.MEDBROKER_HUB_URL.rstrip("/"),
+        "MEDBROKER_HUB_PORT": str(hub_port),
+        "MEDBROKER_HUB_PROXY_API_PORT": str(proxy_api_port),
+        "MEDBROKER_HUB_STATE_DIR": str(state),
+        "MEDBROKER_HUB_API_TOKEN": hub_secret("api_token"),
+        "MEDBROKER_HUB_PLATFORM_TOKEN": hub_secret("platform_token"),
+        "MEDBROKER_HUB_OAUTH_CLIENT_ID": HUB_CLIENT_ID,
+        "MEDBROKER_HUB_OAUTH_CLIENT_SECRET": hub_secret("oauth_client_secret"),
+        "MEDBROKER_HUB_PROXY_COMMAND": settings.MEDBROKER_HUB_PROXY_COMMAND,
+        "MEDBROKER_HUB_IDLE_SECONDS": str(max(idle, 1) * 60),
+        "MEDBROKER_WORKSPACE_ROOT": str(settings.MEDBROKER_WORKSPACE_ROOT),
+        "MEDBROKER_WORKSPACE_HIDE": os.pathsep.join(workspace_hidden_paths()),
+        "MEDBROKER_WORKSPACE_KEEP": os.pathsep.join(workspace_kept_paths()),
+        "MEDBROKER_WORKSPACE_JAIL": str(Path(jail.__file__).resolve()),
+        "MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT": "1"
+        if settings.MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT
+        else "0",
+        "MEDBROKER_WORKSPACE_SINGLEUSER": str(Path(sys.executable).with_name("jupyterhub-singleuser")),
+        "CONFIGPROXY_AUTH_TOKEN": hmac.new(
+            settings.SECRET_KEY.encode(), b"medbroker-hub:proxy", hashlib.sha256
+        ).hexdigest(),
+    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("MEDBROKER_")}
+    environment.update(values)
+    environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
+    return environment
+
+
+class HubClient:
+    """JupyterHub's REST API, with the platform's service token; every error becomes a ``HubError``."""
+
+    def __init__(self, api_url: str, token: str, *, timeout: float = HUB_TIMEOUT_SECONDS) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.session.request(method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs)
+        except requests.RequestException as error:
+            raise HubError(f"JupyterHub에 연결하지 못했습니다: {error.__class__.__name__}") from None
+
+    @staticmethod
+    def _message(response: requests.Response) -> str:
+        try:
+            return str(response.json().get("message") or response.reason)
+        except ValueError:
+            return response.reason or str(response.status_code)
+
+    def _fail(self, response: requests.Response, what: str) -> HubError:
+        return HubError(f"{what}: {self._message(response)}", status=response.status_code)
+
+    def user_ensure(self, name: str) -> None:
+        response = self._request("GET", f"/users/{name}")
+        if response.status_code == 200:
+            return
+        if response.status_code != 404:
+            raise self._fail(response, "허브 사용자를 확인하지 못했습니다")
+        response = self._request("POST", f"/users/{name}")
+        if response.status_code not in (201, 409):
+            raise self._fail(response, "허브 사용자를 만들지 못했습니다")
+
+    def server_start(self, name: str, options: dict[str, Any]) -> int:
+        """Ask the hub to start ``name``'s server; 201 (started) or 202 (starting). A refusal of the hub's
+        own check (our ``authorize`` answer) comes back as a HubError with its message."""
+        response = self._request("POST", f"/users/{name}/server", json=options)
+        if response.status_code in (201, 202):
+            return response.status_code
+        raise self._fail(response, "작업 공간을 시작하지 못했습니다")
+
+    def server_stop(self, name: str) -> None:
+        """Stop ``name``'s server; a server that is not there (any more) is not an error."""
+        response = self._request("DELETE", f"/users/{name}/server")
+        if response.status_code in (202, 204, 400, 404):
+            return
+        raise self._fail(response, "작업 공간을 중지하지 못했습니다")
+
+    def servers(self) -> dict[str, dict[str, Any]]:
+        """Users with a default server started or starting: ``{name: {"ready": bool, "pending": str|None}}``."""
+        response = self._request("GET", "/users", params={"state": "active", "limit": 10_000})
+        if response.status_code != 200:
+            raise self._fail(response, "작업 공간 목록을 읽지 못했습니다")
+        found: dict[str, dict[str, Any]] = {}
+        for user in response.json():
+            server = (user.get("servers") or {}).get("")
+            if server is not None:
+                found[user["name"]] = {"ready": bool(server.get("ready")), "pending": server.get("pending")}
+        return found
+
+
+def hub_client() -> HubClient:
+    return HubClient(settings.MEDBROKER_HUB_API_URL, hub_secret("api_token"))
