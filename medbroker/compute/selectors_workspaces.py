@@ -117,7 +117,8 @@ def _active_allocation(agreement: Agreement) -> GpuAllocation | None:
     )
 
 
-def _grant_refusal_message(grant: AccessGrant, *, user: User, setting: str, at: dt.datetime) -> str | None:
+def grant_refusal_message(grant: AccessGrant, *, user: User, setting: str, at: dt.datetime) -> str | None:
+    """Why ``user`` may not open the grant's data in a workspace in ``setting`` at ``at``, or None."""
     if setting == Setting.CLOSED_ROOM:
         refusal = grant_user_refusal(grant, user=user, at=at)
     else:
@@ -161,7 +162,7 @@ def workspace_plan(user: User, *, setting: str, at: dt.datetime) -> WorkspacePla
     )
     folders = dataset_folders([grant.dataset_id for grant in grants])
     for grant in grants:
-        message = _grant_refusal_message(grant, user=user, setting=setting, at=at)
+        message = grant_refusal_message(grant, user=user, setting=setting, at=at)
         if message is None and grant.dataset_id not in folders:
             message = _("서버에 데이터 폴더가 등록되지 않아 작업 공간에 연결할 수 없습니다.")
         if message is None:

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
+from medbroker.access.models import AccessGrant
 from medbroker.accounts.models import Role, User
 from medbroker.accounts.oidc import hub_username
 from medbroker.audit.services import audit_record
@@ -37,6 +38,7 @@ from medbroker.compute.selectors_workspaces import (
     WorkspaceRefusal,
     gpu_profile,
     gpu_record,
+    grant_refusal_message,
     workspace_open_of,
     workspace_plan,
     workspace_setting_for,
@@ -402,23 +404,24 @@ def workspace_stop(
 
 
 def _still_allowed(workspace: Workspace, *, at: dt.datetime) -> WorkspaceRefusal | None:
-    """Why what ``workspace`` shows is no longer allowed, or None."""
+    """Why what ``workspace`` shows is no longer allowed, or None. A grant that ended is named first: its
+    own reason (revoked, expired, the online session closed) tells the company more than "nothing left"."""
     plan = workspace_plan(workspace.user, setting=workspace.setting, at=at)
+    allowed = {dataset.grant.pk for dataset in plan.datasets}
+    ended = [record for record in workspace.datasets if record["grant"] not in allowed]
+    if ended:
+        grant = AccessGrant.objects.select_related("agreement", "dataset").get(pk=ended[0]["grant"])
+        reason = grant_refusal_message(grant, user=workspace.user, setting=workspace.setting, at=at)
+        return WorkspaceRefusal(
+            "grant_ended",
+            _("%(title)s: %(reason)s")
+            % {"title": ended[0]["title"], "reason": reason or _("이용 권한이 끝났습니다.")},
+        )
     if plan.refusal is not None:
         return plan.refusal
     assert plan.allocation is not None
     if plan.allocation.pk != workspace.allocation_id:
         return WorkspaceRefusal("gpu_changed", _("GPU 배정이 바뀌어 작업 공간을 중지했습니다."))
-    allowed = {dataset.grant.pk for dataset in plan.datasets}
-    ended = [record for record in workspace.datasets if record["grant"] not in allowed]
-    if ended:
-        left_out = {grant.pk: message for grant, message in plan.left_out}
-        first = ended[0]
-        return WorkspaceRefusal(
-            "grant_ended",
-            _("%(title)s: %(reason)s")
-            % {"title": first["title"], "reason": left_out.get(first["grant"], _("이용 권한이 끝났습니다."))},
-        )
     return None
 
 
