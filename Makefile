@@ -43,10 +43,15 @@ install: $(VENV)/.installed $(STATIC_VENDOR)/.copied $(MO_FILES)
 static: $(STATIC_VENDOR)/.copied
 messages: $(MO_FILES)
 
+HUB_PORT ?= 8001
+
 demo: install
 	$(BIN)/medbroker migrate --no-input
 	$(BIN)/medbroker demo
-	$(BIN)/medbroker runserver $(HOST):$(PORT)
+	@# The workspace hub (JupyterHub, http://$(HOST):$(HUB_PORT)) runs beside the platform and ends with it.
+	MEDBROKER_HUB_URL=http://$(HOST):$(HUB_PORT) $(BIN)/medbroker hub --platform-url http://$(HOST):$(PORT) & hub=$$!; \
+	  trap 'kill $$hub 2>/dev/null; wait $$hub' EXIT INT TERM; \
+	  MEDBROKER_HUB_URL=http://$(HOST):$(HUB_PORT) $(BIN)/medbroker runserver $(HOST):$(PORT)
 
 lint: install
 	$(BIN)/ruff check .

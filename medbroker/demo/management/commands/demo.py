@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from medbroker.accounts.demo import accounts_demo_load
 from medbroker.calls.demo import calls_demo_load
 from medbroker.catalog.demo import catalog_demo_load
+from medbroker.compute.demo import workspaces_demo_load
 from medbroker.demo.support import support_demo_load
 from medbroker.evaluations.demo import evaluations_demo_load
 from medbroker.ingest.demo import ingest_demo_load
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         ingest = ingest_demo_load()
         # Last: the performance test needs 메디비전랩's agreement in force (support) and the demo operator.
         evaluations = evaluations_demo_load()
+        # After the grants (support) and the scan roots' demo folders (ingest).
+        workspaces = workspaces_demo_load()
         self.stdout.write(self.style.SUCCESS("데모 데이터를 불러왔습니다."))
         sent = len(getattr(mail, "outbox", []))
         if sent:
@@ -54,6 +57,7 @@ class Command(BaseCommand):
             *support.summary_lines,
             *ingest.summary_lines,
             *evaluations.summary_lines,
+            *workspaces.summary_lines,
         ]:
             self.stdout.write(f"  · {line}")
         self.stdout.write("")

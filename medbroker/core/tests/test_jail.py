@@ -1,0 +1,140 @@
+"""The jail's workspace mode, as a workspace server sees it: the granted folders only, read-only under
+``data/``, a home folder it can write, a ``/tmp`` of its own, the other datasets and the host's ``/tmp`` out of
+sight, and no power to undo any of it. Run in both identities (uid 65534 as root; a user namespace
+otherwise); the sealed mode is exercised by the evaluation sandbox's tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medbroker.core import jail
+from medbroker.core.testing import service_missing
+
+NAMESPACES = ("--ipc", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc")
+
+PROBE = r"""
+import ctypes, errno, json, os, sys
+home, other, marker = sys.argv[1], sys.argv[2], sys.argv[3]
+seen = {"uid": os.getuid(), "gid": os.getgid(), "cwd": os.getcwd()}
+seen["data"] = sorted(os.listdir(os.path.join(home, "data")))
+seen["readme"] = open(os.path.join(home, "data", "chest", "README.txt")).read()
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as error:
+        return errno.errorcode[error.errno]
+seen["write_data"] = attempt(lambda: open(os.path.join(home, "data", "chest", "x.txt"), "w").close())
+seen["add_beside"] = attempt(lambda: os.mkdir(os.path.join(home, "data", "more")))
+seen["write_home"] = attempt(lambda: open(os.path.join(home, "notes.txt"), "w").write("memo"))
+seen["write_tmp"] = attempt(lambda: open("/tmp/scratch", "w").write("scratch"))
+seen["other_dataset"] = os.path.exists(other)
+seen["host_tmp_marker"] = os.path.exists(marker)
+libc = ctypes.CDLL(None, use_errno=True)
+result = libc.mount(None, os.path.join(home, "data", "chest").encode(), None, 0x20 | 0x1000, None)
+seen["remount_rw"] = "ok" if result == 0 else errno.errorcode[ctypes.get_errno()]
+print(json.dumps(seen))
+"""
+
+
+@pytest.fixture(params=[jail.SETUID, jail.USER_NAMESPACE])
+def identity(request: pytest.FixtureRequest) -> str:
+    if shutil.which("unshare") is None:
+        service_missing("unshare (util-linux) is not installed")
+    if request.param == jail.SETUID and os.geteuid() != 0:
+        pytest.skip("only root starts the jail as uid 65534")
+    return str(request.param)
+
+
+def test_a_workspace_sees_its_granted_folders_only_and_cannot_write_them(
+    identity: str, tmp_path: Path
+) -> None:
+    datasets = tmp_path / "datasets"
+    (datasets / "chest-xray").mkdir(parents=True)
+    (datasets / "chest-xray" / "README.txt").write_text("chest x-ray\n")
+    (datasets / "endoscopy").mkdir()
+    home = tmp_path / "workspaces" / "applicant"
+    (home / "data").mkdir(parents=True)
+    marker = Path("/tmp") / f"host-marker-{os.getpid()}"  # noqa: S108 (a file the jail must hide)
+    marker.write_text("host")
+    if identity == jail.SETUID:
+        os.chown(home, 65534, 65534)
+    prefix = (
+        ["unshare", *NAMESPACES]
+        if identity == jail.SETUID
+        else ["unshare", "--user", "--map-root-user", *NAMESPACES]
+    )
+    command = [*prefix, sys.executable, "-I", "-B", jail.__file__, "--mode", "workspace"]
+    command += [
+        "--root",
+        str(home),
+        "--data",
+        str(home / "data"),
+        "--identity",
+        identity,
+        "--processes",
+        "64",
+    ]
+    command += ["--hide", str(datasets), "--hide", str(tmp_path / "workspaces")]
+    # As a workspace is started: the caller's home is covered (the interpreter may live under it, in a folder
+    # uid 65534 could not enter) and the interpreter bound back.
+    if str(Path.home()) != "/":
+        command += ["--hide", str(Path.home())]
+    for path in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+        command += ["--keep", path]
+    command += ["--bind", f"{datasets / 'chest-xray'}:chest", "--"]
+    command += [sys.executable, "-I", "-c", PROBE, str(home), str(datasets / "endoscopy"), str(marker)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        marker.unlink()
+    if result.returncode == jail.FAILED and "unshare" in result.stderr:
+        service_missing(f"the jail ({identity}) does not work here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+
+    seen = json.loads(result.stdout)
+
+    assert seen == {
+        "uid": 65534,
+        "gid": 65534,
+        "cwd": str(home),
+        "data": ["chest"],
+        "readme": "chest x-ray\n",
+        "write_data": "EROFS",
+        "add_beside": "EROFS",
+        "write_home": "ok",
+        "write_tmp": "ok",
+        "other_dataset": False,
+        "host_tmp_marker": False,
+        "remount_rw": "EPERM",
+    }
+    assert (home / "notes.txt").read_text() == "memo"
+    assert not (datasets / "chest-xray" / "x.txt").exists()
+    # The folders under data/ live in the jail's own tmpfs: nothing of them is left on the host.
+    assert os.listdir(home / "data") == []
+
+
+def test_the_jail_refuses_a_bind_that_is_not_source_and_name(tmp_path: Path) -> None:
+    with pytest.raises(jail.JailError, match="is not SOURCE:NAME"):
+        jail.filesystem_prepare(
+            str(tmp_path), [], [], mode=jail.WORKSPACE, data=str(tmp_path / "data"), binds=["x/y"]
+        )
+    with pytest.raises(jail.JailError, match="needs --data"):
+        jail.filesystem_prepare(str(tmp_path), [], [], mode=jail.WORKSPACE, binds=[f"{tmp_path}:a"])
+    with pytest.raises(jail.JailError, match="names 'a' twice"):
+        jail.filesystem_prepare(
+            str(tmp_path),
+            [],
+            [],
+            mode=jail.WORKSPACE,
+            data=str(tmp_path / "d"),
+            binds=[f"{tmp_path}:a", f"{tmp_path}:a"],
+        )
