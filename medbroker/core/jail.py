@@ -40,9 +40,11 @@ half-built jail.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
+import signal
 import sys
 
 FAILED = 125
@@ -346,6 +348,19 @@ def _arguments(argv: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     return options, command
 
 
+def _signals_forward(child: int) -> None:
+    """Pass a request to stop on to COMMAND, so it can shut down cleanly (a workspace's server saves its
+    state); the caller reaches COMMAND only through the jail: ``unshare`` ignores these signals while it
+    waits, and an init gets from outside its namespace only the signals it handles."""
+
+    def forward(number: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, number)
+
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, forward)
+
+
 def _init(child: int) -> int:
     """Reap every process of the namespace until ``child`` ends; its exit status."""
     while True:
@@ -390,6 +405,7 @@ def main(argv: list[str]) -> int:
         os._exit(FAILED)
     os.close(announce_write)
     os.close(mapped_read)
+    _signals_forward(child)
     try:
         if identity == SETUID and os.read(announce_read, 1) == b"1":
             _ids_map(child)

@@ -119,7 +119,7 @@ def test_member_works_on_granted_data_only_until_the_grant_is_revoked(
     screenshot(page, "workspace_flow-01-workspace-page")
     page.get_by_role("button", name="작업 공간 시작").click()
     page.wait_for_url(f"{hub.url}/user/applicant/lab**", timeout=90_000)
-    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
+    expect(page.locator(".jp-DirListing-item", has_text="data")).to_be_visible(timeout=60_000)
     screenshot(page, "workspace_flow-02-jupyterlab")
 
     contents = f"{hub.url}/user/applicant/api/contents"

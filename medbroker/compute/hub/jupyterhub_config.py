@@ -81,6 +81,9 @@ c.Spawner.cmd = [environment["MEDBROKER_WORKSPACE_SINGLEUSER"]]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+# A stopped workspace's server gets this long to shut down cleanly before it is killed.
+c.Spawner.interrupt_timeout = 10
+c.Spawner.term_timeout = 5
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "VIRTUAL_ENV"]
 c.ConfinedLocalSpawner.home_dir_template = os.path.join(environment["MEDBROKER_WORKSPACE_ROOT"], "{username}")
 c.ConfinedLocalSpawner.jail_path = environment["MEDBROKER_WORKSPACE_JAIL"]

@@ -22,9 +22,11 @@ jail maps 65534 to the hub's own account, which owns the home folder already.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 from typing import Any
 
@@ -129,6 +131,27 @@ class ConfinedLocalSpawner(SimpleLocalProcessSpawner):
             os.chdir("/")
 
         return preexec
+
+    def _jail_pid(self) -> int | None:
+        """The jail's pid: the only child of ``unshare``, which ignores SIGINT and SIGTERM while it waits."""
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children", encoding="ascii") as handle:
+                children = handle.read().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
+    async def _signal(self, sig: int) -> bool:
+        # The polite requests go to the jail, which passes them on to the server; probing (0) and SIGKILL go
+        # to unshare, whose end (--kill-child) ends the jail and everything in it.
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            jail = self._jail_pid()
+            if jail is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(jail, sig)
+            sig = 0
+        alive: bool = await super()._signal(sig)
+        return alive
 
     async def start(self) -> Any:
         if not self.medbroker:

@@ -625,7 +625,7 @@ def test_the_child_imports_neither_django_nor_the_project() -> None:
 
 
 def test_the_jail_imports_the_standard_library_only() -> None:
-    assert _imports(JAIL_PATH) == {"__future__", "ctypes", "os", "resource", "sys"}
+    assert _imports(JAIL_PATH) == {"__future__", "contextlib", "ctypes", "os", "resource", "signal", "sys"}
 
 
 # ---------------------------------------------------------------------------------------------------------
