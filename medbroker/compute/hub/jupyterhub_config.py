@@ -9,12 +9,22 @@
 - Idle servers are stopped by ``jupyterhub-idle-culler`` after ``MEDBROKER_HUB_IDLE_SECONDS``.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from medbroker.compute.hub.spawner import apply_user_options
 
-c = get_config()  # type: ignore[name-defined]  # noqa: F821 (JupyterHub's config loader provides it)
+if TYPE_CHECKING:
+    from traitlets.config import Config
+
+    # JupyterHub gives its configuration files this function (and ``c``).
+    def get_config() -> Config: ...
+
+
+c = get_config()
 
 environment = os.environ
 platform = environment["MEDBROKER_PLATFORM_URL"]
@@ -79,6 +89,7 @@ c.JupyterHub.spawner_class = "medbroker.compute.hub.spawner.ConfinedLocalSpawner
 c.Spawner.apply_user_options = apply_user_options
 c.Spawner.cmd = [environment["MEDBROKER_WORKSPACE_SINGLEUSER"]]
 c.Spawner.default_url = "/lab"
+c.Spawner.args = ["--LabApp.custom_css=True"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 # A stopped workspace's server gets this long to shut down cleanly before it is killed.
@@ -93,4 +104,5 @@ c.ConfinedLocalSpawner.hidden = [
 c.ConfinedLocalSpawner.kept = [
     path for path in environment["MEDBROKER_WORKSPACE_KEEP"].split(os.pathsep) if path
 ]
+c.ConfinedLocalSpawner.fonts = environment.get("MEDBROKER_WORKSPACE_FONTS", "")
 c.ConfinedLocalSpawner.require_confinement = environment.get("MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT") != "0"

@@ -47,6 +47,13 @@ LAB_SETTINGS = {
 }
 NAMESPACES = ("--ipc", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc")
 
+FONT_FILES = (("400", "PretendardGOV-Regular.subset.woff2"), ("700", "PretendardGOV-Bold.subset.woff2"))
+# Important: the theme's own :root rules come after this file.
+FONT_RULES = (
+    ':root { --jp-ui-font-family: "Pretendard GOV", system-ui, sans-serif !important; '
+    '--jp-content-font-family: "Pretendard GOV", system-ui, sans-serif !important; }'
+)
+
 
 def apply_local(spawner: Any, answer: dict[str, Any]) -> None:
     """Nothing more to set: ``ConfinedLocalSpawner.start`` reads the datasets from ``spawner.medbroker``."""
@@ -62,6 +69,9 @@ class ConfinedLocalSpawner(SimpleLocalProcessSpawner):
         config=True
     )
     processes = Integer(512, help="Most processes of one workspace").tag(config=True)
+    fonts = Unicode("", help="Folder of the platform's Korean web fonts (Pretendard GOV) for JupyterLab").tag(
+        config=True
+    )
     require_confinement = Bool(True, help="Refuse to start a server that cannot be jailed").tag(config=True)
 
     medbroker: dict[str, Any] = {}
@@ -116,9 +126,37 @@ class ConfinedLocalSpawner(SimpleLocalProcessSpawner):
             with open(path, "w", encoding="utf-8") as handle:
                 json.dump(values, handle)
             made.append(path)
+        made += self._fonts_prepare(home)
         if os.geteuid() == 0:
             for path in made:
                 os.lchown(path, NOBODY, NOBODY)
+
+    def _fonts_prepare(self, home: str) -> list[str]:
+        """JupyterLab in the platform's Korean font: a closed-room PC may have none, and the page must not
+        fetch one from the internet. ``custom.css`` (``LabApp.custom_css``) and the fonts it names are served
+        by the server itself from ``~/.jupyter/custom``."""
+        if not self.fonts or not os.path.isdir(self.fonts):
+            return []
+        custom = os.path.join(home, ".jupyter", "custom")
+        made = [] if os.path.isdir(custom) else [custom]
+        os.makedirs(os.path.join(custom, "fonts"), exist_ok=True)
+        made.append(os.path.join(custom, "fonts"))
+        faces = []
+        for weight, name in FONT_FILES:
+            target = os.path.join(custom, "fonts", name)
+            if not os.path.exists(target):
+                shutil.copyfile(os.path.join(self.fonts, name), target)
+                made.append(target)
+            faces.append(
+                f'@font-face {{ font-family: "Pretendard GOV"; font-weight: {weight}; '
+                f'src: url("fonts/{name}") format("woff2"); }}'
+            )
+        # Written at every start: the platform's file, brought up to date with it.
+        stylesheet = os.path.join(custom, "custom.css")
+        with open(stylesheet, "w", encoding="utf-8") as handle:
+            handle.write("\n".join([*faces, FONT_RULES]))
+        made.append(stylesheet)
+        return made
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env = super().user_env(env)

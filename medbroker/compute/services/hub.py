@@ -133,6 +133,9 @@ def hub_process_environment(
         "MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT": "1"
         if settings.MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT
         else "0",
+        "MEDBROKER_WORKSPACE_FONTS": str(
+            settings.BASE_DIR / "medbroker" / "static" / "vendor" / "krds" / "fonts"
+        ),
         "MEDBROKER_WORKSPACE_SINGLEUSER": str(Path(sys.executable).with_name("jupyterhub-singleuser")),
         "CONFIGPROXY_AUTH_TOKEN": hmac.new(
             settings.SECRET_KEY.encode(), b"medbroker-hub:proxy", hashlib.sha256
