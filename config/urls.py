@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from oauth2_provider import urls as oauth2_urls
 
 from config.api import api
 from medbroker.calls.views.home import home
@@ -23,6 +24,18 @@ urlpatterns = [
     path("admin/login/", RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    # OpenID Connect provider for the workspace hub (authorize, token, userinfo, JWKS, discovery).
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # OpenID Connect provider for the workspace hub: authorize, token, revoke, userinfo, JWKS and discovery
+    # only. Not django-oauth-toolkit's pages where any signed-in person could register a client, nor its
+    # dynamic client registration: the hub's client is the platform's own (hub_oauth_application_ensure).
+    path(
+        "o/",
+        include(
+            (
+                oauth2_urls.metadata_urlpatterns
+                + oauth2_urls.base_urlpatterns
+                + oauth2_urls.oidc_urlpatterns,
+                "oauth2_provider",
+            )
+        ),
+    ),
 ]

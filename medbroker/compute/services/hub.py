@@ -23,6 +23,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 from oauth2_provider.models import Application
 
 from medbroker.core import jail
@@ -160,7 +161,9 @@ class HubClient:
         try:
             return self.session.request(method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs)
         except requests.RequestException as error:
-            raise HubError(f"JupyterHub에 연결하지 못했습니다: {error.__class__.__name__}") from None
+            raise HubError(
+                _("JupyterHub에 연결하지 못했습니다: %(error)s") % {"error": error.__class__.__name__}
+            ) from None
 
     @staticmethod
     def _message(response: requests.Response) -> str:
@@ -170,6 +173,7 @@ class HubClient:
             return response.reason or str(response.status_code)
 
     def _fail(self, response: requests.Response, what: str) -> HubError:
+        """``what`` failed: the hub's own message after it (the platform's refusal, when the hub asked)."""
         return HubError(f"{what}: {self._message(response)}", status=response.status_code)
 
     def user_ensure(self, name: str) -> None:
@@ -177,10 +181,10 @@ class HubClient:
         if response.status_code == 200:
             return
         if response.status_code != 404:
-            raise self._fail(response, "허브 사용자를 확인하지 못했습니다")
+            raise self._fail(response, _("허브 사용자를 확인하지 못했습니다"))
         response = self._request("POST", f"/users/{name}")
         if response.status_code not in (201, 409):
-            raise self._fail(response, "허브 사용자를 만들지 못했습니다")
+            raise self._fail(response, _("허브 사용자를 만들지 못했습니다"))
 
     def server_start(self, name: str, options: dict[str, Any]) -> int:
         """Ask the hub to start ``name``'s server; 201 (started) or 202 (starting). A refusal of the hub's
@@ -188,20 +192,20 @@ class HubClient:
         response = self._request("POST", f"/users/{name}/server", json=options)
         if response.status_code in (201, 202):
             return response.status_code
-        raise self._fail(response, "작업 공간을 시작하지 못했습니다")
+        raise self._fail(response, _("작업 공간을 시작하지 못했습니다"))
 
     def server_stop(self, name: str) -> None:
         """Stop ``name``'s server; a server that is not there (any more) is not an error."""
         response = self._request("DELETE", f"/users/{name}/server")
         if response.status_code in (202, 204, 400, 404):
             return
-        raise self._fail(response, "작업 공간을 중지하지 못했습니다")
+        raise self._fail(response, _("작업 공간을 중지하지 못했습니다"))
 
     def servers(self) -> dict[str, dict[str, Any]]:
         """Users with a default server started or starting: ``{name: {"ready": bool, "pending": str|None}}``."""
         response = self._request("GET", "/users", params={"state": "active", "limit": 10_000})
         if response.status_code != 200:
-            raise self._fail(response, "작업 공간 목록을 읽지 못했습니다")
+            raise self._fail(response, _("작업 공간 목록을 읽지 못했습니다"))
         found: dict[str, dict[str, Any]] = {}
         for user in response.json():
             server = (user.get("servers") or {}).get("")

@@ -18,6 +18,7 @@ Every start, stop and refusal is written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -197,7 +198,11 @@ def workspace_start(
         client.server_start(workspace.hub_user, {"launch": token, "profile": gpu_profile(plan.allocation)})
     except HubError as error:
         workspace.refresh_from_db()
-        if workspace.status == Status.STARTING:
+        if workspace.is_open:
+            # The hub may have let its check pass and then failed to start the server: nothing must be left
+            # half-started on either side.
+            with contextlib.suppress(HubError):
+                client.server_stop(workspace.hub_user)
             with transaction.atomic():
                 _stopped(
                     workspace,
@@ -207,11 +212,7 @@ def workspace_start(
                     actor=None,
                     at=timeutils.now(),
                 )
-        raise DomainError(
-            "hub_error",
-            _("작업 공간을 시작하지 못했습니다: %(reason)s") % {"reason": error.message},
-            status_code=503,
-        ) from None
+        raise DomainError("hub_error", error.message, status_code=503) from None
     workspace.refresh_from_db()
     return workspace
 
@@ -380,11 +381,7 @@ def workspace_stop(
     try:
         (client or hub_client()).server_stop(workspace.hub_user)
     except HubError as error:
-        raise DomainError(
-            "hub_error",
-            _("작업 공간을 중지하지 못했습니다: %(reason)s") % {"reason": error.message},
-            status_code=503,
-        ) from None
+        raise DomainError("hub_error", error.message, status_code=503) from None
     with transaction.atomic():
         workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
         if workspace.is_open:
