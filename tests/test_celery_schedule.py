@@ -17,6 +17,7 @@ def test_every_scheduled_task_is_registered() -> None:
         "medbroker.access.tasks.grants_reconcile",
         "medbroker.access.tasks_rooms.bookings_reconcile",
         "medbroker.compute.tasks.allocations_reconcile",
+        "medbroker.compute.tasks.workspaces_reconcile",
         "medbroker.outcomes.tasks.reports_remind",
         "medbroker.ingest.tasks.scan_jobs_reconcile",
         "medbroker.evaluations.tasks.evaluation_runs_reconcile",

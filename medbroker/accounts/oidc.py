@@ -49,7 +49,8 @@ def hub_groups(user: User) -> list[str]:
 
 
 class ClaimsValidator(OAuth2Validator):
-    """Adds the claims the hub maps users and groups with; all under the ``profile`` scope."""
+    """Adds the claims the hub maps users and groups with, all under the ``profile`` scope; nothing more (no
+    e-mail address: the hub has no use for it)."""
 
     oidc_claim_scope = {
         **OAuth2Validator.oidc_claim_scope,
@@ -63,7 +64,6 @@ class ClaimsValidator(OAuth2Validator):
         return {
             "preferred_username": hub_username(user),
             "name": user.display_name or user.get_full_name() or user.username,
-            "email": user.email,
             "groups": hub_groups(user),
             "company": organisation.name if organisation is not None else "",
         }

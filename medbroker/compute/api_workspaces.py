@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.security import HttpBearer
 
 from medbroker.accounts.api_auth import api_auth
@@ -104,14 +104,14 @@ def workspaces_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/start", response={201: WorkspaceOut}, auth=api_auth)
-def workspaces_start(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def workspaces_start(request: HttpRequest) -> Status:
     """Start the caller's workspace (company members); the answer's ``url`` opens JupyterLab. Refusals come
     back as 403 with their code (``no_agreement``, ``no_gpu``, ``no_grant``, ...)."""
     user: User = request.auth  # type: ignore[attr-defined]
     if not user.has_role(Role.APPLICANT):
         raise PermissionDeniedError("forbidden", _("작업 공간은 기업 담당자만 시작할 수 있습니다."))
     workspace = workspace_start(user=user, client_address=request.META.get("REMOTE_ADDR"), request=request)
-    return 201, _workspace_out(workspace)
+    return Status(201, _workspace_out(workspace))
 
 
 @router.get("/{workspace_id}", response=WorkspaceOut, auth=api_auth)

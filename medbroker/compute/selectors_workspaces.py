@@ -98,6 +98,9 @@ def workspace_setting_for(client_address: str | None) -> str:
         address = ipaddress.ip_address(client_address)
     except ValueError:
         return Setting.ONLINE
+    # A dual-stack server reports an IPv4 client as ::ffff:a.b.c.d.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     for network in settings.MEDBROKER_CLOSED_ROOM_NETWORKS:
         if address in ipaddress.ip_network(network, strict=False):
             return Setting.CLOSED_ROOM

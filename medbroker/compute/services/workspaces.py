@@ -277,7 +277,18 @@ def workspace_authorize(*, hub_user: str, server: str, user_options: dict[str, A
                     ),
                 )
             )
-        if workspace.hub_user != hub_user or server:
+        if server:
+            return _refusal_answer(
+                _refused(
+                    user=None,
+                    workspace=workspace,
+                    code="named_server",
+                    hub_user=hub_user,
+                    server=server,
+                    message=_("작업 공간은 사람마다 하나입니다. 이름을 붙인 서버는 시작할 수 없습니다."),
+                )
+            )
+        if workspace.hub_user != hub_user:
             return _refusal_answer(
                 _refused(
                     user=None,
@@ -401,24 +412,36 @@ def workspace_stop(
 
 
 def _still_allowed(workspace: Workspace, *, at: dt.datetime) -> WorkspaceRefusal | None:
-    """Why what ``workspace`` shows is no longer allowed, or None. A grant that ended is named first: its
-    own reason (revoked, expired, the online session closed) tells the company more than "nothing left"."""
+    """Why what ``workspace`` shows is no longer allowed, or None. A grant that ended is named first with its
+    own reason (revoked, expired, the online session closed): it tells the company more than "nothing left";
+    then what the whole workspace lost (the agreement, the GPU); then a dataset left out for another reason
+    (its folder is gone)."""
     plan = workspace_plan(workspace.user, setting=workspace.setting, at=at)
     allowed = {dataset.grant.pk for dataset in plan.datasets}
-    ended = [record for record in workspace.datasets if record["grant"] not in allowed]
-    if ended:
-        grant = AccessGrant.objects.select_related("agreement", "dataset").get(pk=ended[0]["grant"])
+    gone = [record for record in workspace.datasets if record["grant"] not in allowed]
+    for record in gone:
+        grant = AccessGrant.objects.select_related("agreement", "dataset").get(pk=record["grant"])
         reason = grant_refusal_message(grant, user=workspace.user, setting=workspace.setting, at=at)
-        return WorkspaceRefusal(
-            "grant_ended",
-            _("%(title)s: %(reason)s")
-            % {"title": ended[0]["title"], "reason": reason or _("이용 권한이 끝났습니다.")},
-        )
+        if reason is not None:
+            return WorkspaceRefusal(
+                "grant_ended", _("%(title)s: %(reason)s") % {"title": record["title"], "reason": reason}
+            )
     if plan.refusal is not None:
         return plan.refusal
     assert plan.allocation is not None
     if plan.allocation.pk != workspace.allocation_id:
         return WorkspaceRefusal("gpu_changed", _("GPU 배정이 바뀌어 작업 공간을 중지했습니다."))
+    if gone:
+        left_out = {grant.pk: message for grant, message in plan.left_out}
+        record = gone[0]
+        return WorkspaceRefusal(
+            "grant_ended",
+            _("%(title)s: %(reason)s")
+            % {
+                "title": record["title"],
+                "reason": left_out.get(record["grant"], _("이용 권한이 끝났습니다.")),
+            },
+        )
     return None
 
 

@@ -40,7 +40,7 @@ APPLICANT_MENU = [
     "데이터 카탈로그",
     "공모 안내",
     ("신청", ["수요 데이터 협의", "지원 신청", "평가 결과"]),
-    ("지원 이용", ["지원 현황", "협약", "데이터 이용", "학습실 예약", "결과보고", "성능시험"]),
+    ("지원 이용", ["지원 현황", "협약", "데이터 이용", "학습실 예약", "작업 공간", "결과보고", "성능시험"]),
     "기업 정보",
 ]
 OPERATOR_MENU = [
@@ -58,6 +58,7 @@ OPERATOR_MENU = [
             "추가 열람 요청",
             "학습실 현황",
             "GPU 자원",
+            "작업 공간 현황",
             "성능시험 요청",
             "성능시험",
             "결과보고",
@@ -78,6 +79,7 @@ AUDITOR_MENU = [
             "데이터 이용 권한",
             "학습실 현황",
             "GPU 자원",
+            "작업 공간 현황",
             "성능시험 요청",
             "성능시험",
             "결과보고",
@@ -138,6 +140,12 @@ def test_the_longest_prefix_wins_inside_a_group(applicant):
     entries = _menu_for(applicant, "/outcomes/reports/7/")
 
     assert _active(entries) == ["지원 이용", "결과보고"]
+
+
+def test_the_workspace_pages_are_their_own_entries_not_the_gpu_page(applicant, operator):
+    # "/compute/" (GPU 자원) is a prefix of both workspace pages.
+    assert _active(_menu_for(applicant, "/compute/workspace/")) == ["지원 이용", "작업 공간"]
+    assert _active(_menu_for(operator, "/compute/workspaces/")) == ["선정 후 관리", "작업 공간 현황"]
 
 
 def test_a_child_the_user_does_not_see_activates_nothing(auditor):
