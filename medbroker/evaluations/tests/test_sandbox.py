@@ -844,8 +844,7 @@ def test_a_jail_that_cannot_be_built_runs_nothing(
         _run(model, _case_files(tmp_path, [0.5]))
 
     assert str(error.value) == (
-        "모델 실행 환경을 시작하지 못했습니다: 격리 실행 환경을 준비하지 못했습니다. "
-        "jail: refusing to hide /"
+        "모델 실행 환경을 시작하지 못했습니다: 격리 실행 환경을 준비하지 못했습니다. jail: refusing to hide /"
     )
 
 
