@@ -199,7 +199,7 @@ class Workspace(TimeStampedModel):
     class Status(models.TextChoices):
         STARTING = "starting", _("시작 중")
         RUNNING = "running", _("실행 중")
-        STOPPED = "stopped", _("중지")
+        STOPPED = "stopped", _("중지됨")
         FAILED = "failed", _("시작 실패")
 
     class Setting(models.TextChoices):

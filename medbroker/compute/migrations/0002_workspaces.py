@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='수정 시각')),
                 ('hub_user', models.CharField(db_index=True, max_length=64, verbose_name='허브 사용자')),
                 ('setting', models.CharField(choices=[('online', '온라인(원격)'), ('closed_room', '폐쇄형 학습실')], max_length=20, verbose_name='이용 환경')),
-                ('status', models.CharField(choices=[('starting', '시작 중'), ('running', '실행 중'), ('stopped', '중지'), ('failed', '시작 실패')], db_index=True, default='starting', max_length=20, verbose_name='상태')),
+                ('status', models.CharField(choices=[('starting', '시작 중'), ('running', '실행 중'), ('stopped', '중지됨'), ('failed', '시작 실패')], db_index=True, default='starting', max_length=20, verbose_name='상태')),
                 ('launch_token_sha256', models.CharField(max_length=64, unique=True, verbose_name='시작 토큰 해시')),
                 ('launch_expires_at', models.DateTimeField(verbose_name='시작 토큰 만료 시각')),
                 ('datasets', models.JSONField(blank=True, default=list, verbose_name='연결된 데이터')),

@@ -302,7 +302,7 @@ def test_the_member_stops_their_workspace(
     ]
     # The history keeps it, with its reason, and the plan is offered again.
     page = response.content.decode()
-    assert '<td><span class="krds-badge bg-light-gray">중지</span></td>' in page
+    assert '<td><span class="krds-badge bg-light-gray">중지됨</span></td>' in page
     assert "<td>사용자가 중지했습니다.</td>" in page
     assert "작업 공간 시작</button>" in page
 
@@ -453,7 +453,7 @@ def test_the_list_filters_by_state_and_company(
     other = client.get(url, {"state": "all", "company": other_company.pk}).content.decode()
 
     assert "지금 열린 작업 공간이 없습니다." in open_only
-    assert '<td><span class="krds-badge bg-light-gray">중지</span></td>' in every
+    assert '<td><span class="krds-badge bg-light-gray">중지됨</span></td>' in every
     assert "<td>운영자가 중지했습니다.<small>operator</small></td>" in every
     assert '<span class="ws-time-label">중지</span> 2025-09-15 10:00\n' in every
     assert f'<option value="{ready.agreement.company_id}">대구메디AI</option>' in every
