@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -47,6 +47,7 @@ from medbroker.accounts.permissions import STAFF_READ_ROLES, role_required
 from medbroker.agreements.models import Agreement
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError
+from medbroker.core.redirects import safe_next
 
 WEEK_TARGET = "room-week"
 
@@ -198,15 +199,6 @@ def booking_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @role_required(Role.APPLICANT, Role.OPERATOR)
 @require_POST
 def booking_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -223,7 +215,7 @@ def booking_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
             _("%(seat)s 좌석, %(slot)s 예약을 취소했습니다.")
             % {"seat": booking.seat, "slot": slot_label(booking.starts_at, booking.ends_at)},
         )
-    return redirect(_safe_next(request, reverse("access:booking_detail", args=[booking.pk])))
+    return redirect(safe_next(request, reverse("access:booking_detail", args=[booking.pk])))
 
 
 @role_required(Role.OPERATOR)
@@ -240,7 +232,7 @@ def booking_check_in_view(request: HttpRequest, pk: int) -> HttpResponse:
             _("%(seat)s 입실을 기록했습니다: %(company)s")
             % {"seat": booking.seat, "company": booking.company},
         )
-    return redirect(_safe_next(request, _room_day_url(timeutils.to_kst(booking.starts_at).date())))
+    return redirect(safe_next(request, _room_day_url(timeutils.to_kst(booking.starts_at).date())))
 
 
 @role_required(Role.OPERATOR)
@@ -257,7 +249,7 @@ def booking_check_out_view(request: HttpRequest, pk: int) -> HttpResponse:
             _("%(seat)s 퇴실을 기록했습니다: %(company)s")
             % {"seat": booking.seat, "company": booking.company},
         )
-    return redirect(_safe_next(request, _room_day_url(timeutils.to_kst(booking.starts_at).date())))
+    return redirect(safe_next(request, _room_day_url(timeutils.to_kst(booking.starts_at).date())))
 
 
 # ---------------------------------------------------------------------------------------------------------

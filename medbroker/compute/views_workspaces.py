@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,6 +35,7 @@ from medbroker.compute.selectors_workspaces import (
 from medbroker.compute.services.workspaces import hub_workspace_url, workspace_start, workspace_stop
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, NotFoundError, PermissionDeniedError
+from medbroker.core.redirects import safe_next
 from medbroker.core.tables import table_build
 
 WORKSPACE_SORTABLE: dict[str, str | tuple[str, ...]] = {
@@ -146,15 +146,6 @@ def workspace_start_view(request: HttpRequest) -> HttpResponse:
     return redirect(hub_workspace_url(started))
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @role_required(Role.APPLICANT, Role.OPERATOR)
 @require_POST
 def workspace_stop_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -176,7 +167,7 @@ def workspace_stop_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, _("%(user)s 님의 작업 공간을 중지했습니다.") % {"user": found.user.username}
             )
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next(request, fallback))
 
 
 # ---------------------------------------------------------------------------------------------------------

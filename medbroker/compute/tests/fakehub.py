@@ -51,6 +51,26 @@ class FakeHub:
         return dict(self.servers_running)
 
 
+class SilentHub(FakeHub):
+    """A hub that accepts the start and has not asked the platform back yet: the row stays ``starting``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started_with: list[dict[str, Any]] = []
+
+    def server_start(self, name: str, options: dict[str, Any]) -> int:
+        self._call("server_start", name)
+        self.started_with.append(dict(options))
+        return 202
+
+
+@pytest.fixture
+def silent_hub(monkeypatch: pytest.MonkeyPatch) -> SilentHub:
+    hub = SilentHub()
+    monkeypatch.setattr(workspaces_services, "hub_client", lambda: hub)
+    return hub
+
+
 @pytest.fixture
 def fake_hub(monkeypatch: pytest.MonkeyPatch) -> FakeHub:
     hub = FakeHub()

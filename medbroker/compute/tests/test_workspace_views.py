@@ -24,7 +24,7 @@ from medbroker.agreements.tests.factories import DURING_SUPPORT
 from medbroker.audit.models import AuditEvent
 from medbroker.compute.models import Workspace
 from medbroker.compute.services.workspaces import workspace_start
-from medbroker.compute.tests.fakehub import FakeHub, fake_hub  # noqa: F401
+from medbroker.compute.tests.fakehub import FakeHub
 from medbroker.compute.tests.workspace_setup import Ready, workspace_ready
 from medbroker.core import timeutils
 
@@ -105,7 +105,7 @@ def test_permission_matrix(
     applicant: User,
     users_by_role: dict[str, User | None],
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
     role: str,
     page: str,
 ) -> None:
@@ -133,7 +133,7 @@ def test_a_colleague_sees_the_company_s_workspace_but_may_not_stop_it(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     colleague = UserFactory(username="colleague", organisation=applicant.organisation, roles=[Role.APPLICANT])
@@ -197,7 +197,7 @@ def test_the_start_lands_in_jupyterlab_on_the_hub(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     response = login(Client(), applicant).post(reverse("compute:workspace_start"))
 
@@ -225,7 +225,7 @@ def test_the_page_shows_the_running_workspace_with_its_link_and_stop_button(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
 
@@ -252,7 +252,7 @@ def test_without_an_online_session_the_page_says_why_and_nothing_starts(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     online_sessions_end(sessions=OnlineSession.objects.all(), at=timeutils.now())
     client = login(Client(), applicant)
@@ -275,7 +275,7 @@ def test_the_member_stops_their_workspace(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
 
@@ -311,7 +311,7 @@ def test_stopping_a_stopped_workspace_says_so(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     client = login(Client(), applicant)
@@ -332,7 +332,7 @@ def test_the_status_block_polls_while_starting_and_stops_polling_once_running(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     Workspace.objects.filter(pk=workspace.pk).update(status=Workspace.Status.STARTING, started_at=None)
@@ -365,7 +365,7 @@ def test_a_failed_start_reloads_the_page_once(
     ready: Ready,
     applicant: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     Workspace.objects.filter(pk=workspace.pk).update(
@@ -396,7 +396,7 @@ def test_the_operator_sees_every_open_workspace_with_a_stop_button(
     applicant: User,
     operator: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
 
@@ -421,7 +421,7 @@ def test_the_auditor_reads_the_list_without_a_stop_button(
     applicant: User,
     auditor: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     client = login(Client(), auditor)
@@ -441,7 +441,7 @@ def test_the_list_filters_by_state_and_company(
     operator: User,
     other_company: Any,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     client = login(Client(), operator)
@@ -465,7 +465,7 @@ def test_the_operator_stops_from_the_list_and_returns_to_it(
     applicant: User,
     operator: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
     back = f"{reverse('compute:workspace_list')}?state=all"
@@ -493,7 +493,7 @@ def test_a_next_to_another_site_is_ignored(
     applicant: User,
     operator: User,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = _started(applicant)
 

@@ -41,7 +41,7 @@ from medbroker.compute.services.workspaces import (
     workspaces_reconcile,
 )
 from medbroker.compute.tasks import workspaces_reconcile as workspaces_reconcile_task
-from medbroker.compute.tests.fakehub import FakeHub, fake_hub  # noqa: F401
+from medbroker.compute.tests.fakehub import FakeHub, SilentHub
 from medbroker.compute.tests.workspace_setup import Ready, workspace_ready
 from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.core.timeutils import kst
@@ -95,7 +95,7 @@ def closed_room_networks(settings: Any) -> None:
 
 
 @pytest.fixture
-def hub_options(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:  # noqa: F811
+def hub_options(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The ``user_options`` of every start the platform asked the stand-in hub for."""
     seen: list[dict[str, Any]] = []
     start = fake_hub.server_start
@@ -108,26 +108,6 @@ def hub_options(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> list[dict
     return seen
 
 
-class SilentHub(FakeHub):
-    """A hub that accepts the start and has not asked the platform back yet: the row stays ``starting``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started_with: list[dict[str, Any]] = []
-
-    def server_start(self, name: str, options: dict[str, Any]) -> int:
-        self._call("server_start", name)
-        self.started_with.append(dict(options))
-        return 202
-
-
-@pytest.fixture
-def silent_hub(monkeypatch: pytest.MonkeyPatch) -> SilentHub:
-    hub = SilentHub()
-    monkeypatch.setattr(workspaces_services, "hub_client", lambda: hub)
-    return hub
-
-
 @pytest.fixture
 def launch(ready: Ready, applicant: User, silent_hub: SilentHub) -> tuple[Workspace, str]:
     """A start the hub has not checked yet, and its launch token as the hub holds it."""
@@ -136,7 +116,7 @@ def launch(ready: Ready, applicant: User, silent_hub: SilentHub) -> tuple[Worksp
 
 
 @pytest.fixture
-def running(ready: Ready, applicant: User, fake_hub: FakeHub) -> Workspace:  # noqa: F811
+def running(ready: Ready, applicant: User, fake_hub: FakeHub) -> Workspace:
     return workspace_start(user=applicant, client_address=ADDRESS)
 
 
@@ -407,7 +387,7 @@ def test_workspaces_visible_to_by_role(
 def test_start_opens_one_workspace_through_the_hub(
     ready: Ready,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
     hub_options: list[dict[str, Any]],
 ) -> None:
     workspace = workspace_start(user=applicant, client_address=ADDRESS)
@@ -455,7 +435,7 @@ def test_start_from_the_closed_room_opens_both_datasets(
     ready: Ready,
     applicant: User,
     closed_room_networks: None,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     workspace = workspace_start(user=applicant, client_address=CLOSED_ROOM_ADDRESS)
 
@@ -470,7 +450,7 @@ def test_start_from_the_closed_room_opens_both_datasets(
 def test_a_second_start_returns_the_open_workspace(
     running: Workspace,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     calls = list(fake_hub.calls)
     events = AuditEvent.objects.count()
@@ -486,7 +466,7 @@ def test_a_second_start_returns_the_open_workspace(
 def test_a_refused_start_is_recorded_and_raises_with_the_code(
     ready: Ready,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     online_session_end(session=ready.session, actor=applicant)
 
@@ -524,7 +504,7 @@ def test_a_start_without_gpu_or_agreement_is_refused(
     ready: Ready,
     applicant: User,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     at = DURING_SUPPORT
     if change == "gpu_released":
@@ -543,7 +523,7 @@ def test_a_start_without_gpu_or_agreement_is_refused(
 def test_a_start_by_an_operator_is_refused_as_not_a_member(
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     with pytest.raises(DomainError) as refused:
         workspace_start(user=operator, client_address=None)
@@ -556,7 +536,7 @@ def test_a_start_by_an_operator_is_refused_as_not_a_member(
 def test_the_hub_down_fails_the_start(
     ready: Ready,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     fake_hub.down = True
 
@@ -923,7 +903,7 @@ def test_the_user_or_an_operator_stops_the_workspace(
     message: str,
     running: Workspace,
     users_by_role: dict[str, User | None],
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     actor = users_by_role[who]
     assert actor is not None
@@ -953,7 +933,7 @@ def test_the_user_or_an_operator_stops_the_workspace(
 def test_a_colleague_may_not_stop_the_workspace(
     running: Workspace,
     company: Organisation,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     colleague = UserFactory(username="colleague", organisation=company, roles=[Role.APPLICANT])
     calls = list(fake_hub.calls)
@@ -969,7 +949,7 @@ def test_a_colleague_may_not_stop_the_workspace(
 def test_a_stopped_workspace_cannot_be_stopped_again(
     running: Workspace,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     stopped = workspace_stop(workspace=running, actor=applicant)
     calls = list(fake_hub.calls)
@@ -988,7 +968,7 @@ def test_a_stopped_workspace_cannot_be_stopped_again(
 def test_the_hub_down_keeps_the_workspace_open(
     running: Workspace,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     fake_hub.down = True
 
@@ -1011,7 +991,7 @@ def _stopped_row(workspace: Workspace) -> tuple[str, str, str, dt.datetime | Non
 
 def test_a_workspace_still_allowed_is_left_running(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     counts = workspaces_reconcile()
 
@@ -1024,7 +1004,7 @@ def test_a_revoked_grant_stops_the_workspace_with_its_reason(
     running: Workspace,
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     grant_revoke(grant=ready.online, actor=operator, reason="목적 외 이용")
 
@@ -1047,7 +1027,7 @@ def test_a_revoked_grant_stops_the_workspace_with_its_reason(
 
 def test_the_end_of_the_grant_by_the_clock_stops_the_workspace(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     after = kst(2025, 11, 29)
 
@@ -1066,7 +1046,7 @@ def test_the_end_of_the_grant_by_the_clock_stops_the_workspace(
 
 def test_the_last_second_of_the_grant_keeps_the_workspace(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     with time_machine.travel(kst(2025, 11, 28, 23, 59, 59), tick=False):
         counts = workspaces_reconcile()
@@ -1079,7 +1059,7 @@ def test_the_end_of_the_online_session_stops_the_workspace(
     running: Workspace,
     ready: Ready,
     applicant: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     online_session_end(session=ready.session, actor=applicant)
 
@@ -1099,7 +1079,7 @@ def test_a_released_gpu_stops_the_workspace(
     running: Workspace,
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     gpu_release(allocation=ready.allocation, actor=operator, reason="점검")
 
@@ -1115,7 +1095,7 @@ def test_a_released_gpu_is_the_reason_given_for_the_stop(
     running: Workspace,
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     gpu_release(allocation=ready.allocation, actor=operator, reason="점검")
 
@@ -1128,7 +1108,7 @@ def test_a_gpu_allocated_anew_stops_the_workspace_as_changed(
     running: Workspace,
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     gpu_release(allocation=ready.allocation, actor=operator, reason="점검")
     allocation = gpu_allocate(agreement=ready.agreement, actor=operator)
@@ -1148,7 +1128,7 @@ def test_a_gpu_allocated_anew_stops_the_workspace_as_changed(
 
 def test_a_server_the_hub_stopped_is_recorded_as_stopped(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     fake_hub.servers_running.pop("applicant")
 
@@ -1167,7 +1147,7 @@ def test_a_server_the_hub_stopped_is_recorded_as_stopped(
 
 def test_a_server_the_platform_never_started_is_stopped_and_recorded(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     fake_hub.servers_running["intruder"] = {"ready": True, "pending": None}
 
@@ -1212,7 +1192,7 @@ def test_a_launch_the_hub_never_checked_fails_once_expired(
 
 def test_one_run_counts_each_kind_of_work(
     running: Workspace,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
     ready: Ready,
     operator: User,
     other_company: Organisation,
@@ -1253,7 +1233,7 @@ def test_the_celery_task_runs_the_reconciler(
     running: Workspace,
     ready: Ready,
     operator: User,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     grant_revoke(grant=ready.online, actor=operator, reason="목적 외 이용")
 

@@ -19,12 +19,11 @@ from medbroker.accounts.services import api_token_create
 from medbroker.agreements.tests.factories import DURING_SUPPORT
 from medbroker.audit.models import AuditEvent
 from medbroker.compute.models import GpuAllocation, Workspace
-from medbroker.compute.services import workspaces as workspaces_services
 from medbroker.compute.services.allocations import gpu_allocate
 from medbroker.compute.services.hub import hub_secret
 from medbroker.compute.services.workspaces import workspace_start
 from medbroker.compute.tests.factories import agreement_for, pool
-from medbroker.compute.tests.fakehub import FakeHub, fake_hub  # noqa: F401
+from medbroker.compute.tests.fakehub import FakeHub, SilentHub
 from medbroker.compute.tests.workspace_setup import Ready, workspace_ready
 from medbroker.core.timeutils import kst
 
@@ -54,7 +53,7 @@ def ready(applicant: User, operator: User, tmp_path: Path) -> Ready:
 
 
 @pytest.fixture
-def running(ready: Ready, applicant: User, fake_hub: FakeHub) -> Workspace:  # noqa: F811
+def running(ready: Ready, applicant: User, fake_hub: FakeHub) -> Workspace:
     return workspace_start(user=applicant, client_address="203.0.113.5")
 
 
@@ -80,26 +79,6 @@ def foreign(ready: Ready, other_company: Organisation, other_applicant: User, op
         requested_at=earlier,
         started_at=earlier,
     )
-
-
-class SilentHub(FakeHub):
-    """A hub that accepts the start and has not asked the platform back yet."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started_with: list[dict[str, Any]] = []
-
-    def server_start(self, name: str, options: dict[str, Any]) -> int:
-        self._call("server_start", name)
-        self.started_with.append(dict(options))
-        return 202
-
-
-@pytest.fixture
-def silent_hub(monkeypatch: pytest.MonkeyPatch) -> SilentHub:
-    hub = SilentHub()
-    monkeypatch.setattr(workspaces_services, "hub_client", lambda: hub)
-    return hub
 
 
 def gpu_of(ready: Ready) -> dict[str, object]:
@@ -176,7 +155,7 @@ def test_who_may_list_read_and_stop(
     users_by_role: dict[str, User | None],
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, users_by_role[role])
 
@@ -211,7 +190,7 @@ def test_who_may_start(
     users_by_role: dict[str, User | None],
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, users_by_role[role])
 
@@ -264,7 +243,7 @@ def test_another_companys_workspace_is_not_found(
     applicant: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, applicant)
     not_found = error("workspace_not_found", "작업 공간을 찾을 수 없습니다.")
@@ -297,7 +276,7 @@ def test_the_member_stops_their_workspace(
     applicant: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, applicant)
 
@@ -333,7 +312,7 @@ def test_the_auditor_may_not_stop(
     auditor: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, auditor)
 
@@ -353,7 +332,7 @@ def test_the_operator_stops_any_companys_workspace(
     operator: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, operator)
 
@@ -381,7 +360,7 @@ def test_the_member_starts_and_gets_the_lab_address(
     applicant: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, applicant)
 
@@ -400,7 +379,7 @@ def test_a_start_from_the_closed_room_network_opens_the_closed_room_setting(
     client: Client,
     login: Login,
     settings: Any,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     settings.MEDBROKER_CLOSED_ROOM_NETWORKS = ["10.20.0.0/16"]
     login(client, applicant)
@@ -418,7 +397,7 @@ def test_a_refused_start_answers_403_with_the_code(
     applicant: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     online_session_end(session=ready.session, actor=applicant)
     login(client, applicant)
@@ -434,7 +413,7 @@ def test_the_hub_down_answers_503(
     applicant: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     fake_hub.down = True
     login(client, applicant)
@@ -453,7 +432,7 @@ def test_the_operator_may_not_start(
     operator: User,
     client: Client,
     login: Login,
-    fake_hub: FakeHub,  # noqa: F811
+    fake_hub: FakeHub,
 ) -> None:
     login(client, operator)
 
