@@ -445,60 +445,70 @@ def _still_allowed(workspace: Workspace, *, at: dt.datetime) -> WorkspaceRefusal
     return None
 
 
+def _close_unchanged(
+    workspace: Workspace, *, status: str, reason: str, message: str, at: dt.datetime
+) -> bool:
+    """Record the end of ``workspace`` unless someone (its user, an operator, the hub's check) changed it
+    since it was read: under the row's lock, so an end is recorded, and audited, once."""
+    with transaction.atomic():
+        current = (
+            Workspace.objects.select_for_update()
+            .filter(pk=workspace.pk, status=workspace.status)
+            .select_related("agreement")
+            .first()
+        )
+        if current is None:
+            return False
+        _stopped(current, status=status, reason=reason, message=message, actor=None, at=at)
+    return True
+
+
 def workspaces_reconcile(*, client: HubClient | None = None) -> dict[str, int]:
-    """Compare what runs on the hub with what is allowed, and act; counts of what was done."""
+    """Compare what runs on the hub with what is allowed, and act; counts of what was done.
+
+    The open workspaces are read before the hub's list: a workspace that starts in between is then either
+    not read at all, or read and found on the hub; it is never taken for a server that stopped. A server
+    on the hub without a workspace is asked about again before it is stopped, for the same reason.
+    """
     client = client or hub_client()
     now = timeutils.now()
-    running = client.servers()
     counts = {"stopped": 0, "ended": 0, "expired": 0, "unknown": 0}
+    open_statuses = (Status.STARTING, Status.RUNNING)
     open_workspaces = list(
-        Workspace.objects.filter(status__in=(Status.STARTING, Status.RUNNING)).select_related(
+        Workspace.objects.filter(status__in=open_statuses).select_related(
             "user__organisation", "agreement__company", "allocation__gpu__node"
         )
     )
-    known = {workspace.hub_user for workspace in open_workspaces}
+    running = client.servers()
     for workspace in open_workspaces:
         on_hub = workspace.hub_user in running
         if workspace.status == Status.STARTING and not on_hub and workspace.launch_expires_at <= now:
-            with transaction.atomic():
-                _stopped(
-                    workspace,
-                    status=Status.FAILED,
-                    reason="launch_expired",
-                    message=_("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다."),
-                    actor=None,
-                    at=now,
-                )
-            counts["expired"] += 1
+            message = _("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다.")
+            if _close_unchanged(
+                workspace, status=Status.FAILED, reason="launch_expired", message=message, at=now
+            ):
+                counts["expired"] += 1
             continue
         if workspace.status == Status.RUNNING and not on_hub:
-            with transaction.atomic():
-                _stopped(
-                    workspace,
-                    status=Status.STOPPED,
-                    reason="hub_stopped",
-                    message=_("허브에서 서버가 멈췄습니다(유휴 시간 초과 포함)."),
-                    actor=None,
-                    at=now,
-                )
-            counts["ended"] += 1
+            message = _("허브에서 서버가 멈췄습니다(유휴 시간 초과 포함).")
+            if _close_unchanged(
+                workspace, status=Status.STOPPED, reason="hub_stopped", message=message, at=now
+            ):
+                counts["ended"] += 1
             continue
         refusal = _still_allowed(workspace, at=now)
         if refusal is None:
             continue
         if on_hub:
             client.server_stop(workspace.hub_user)
-        with transaction.atomic():
-            _stopped(
-                workspace,
-                status=Status.STOPPED,
-                reason=refusal.code,
-                message=refusal.message,
-                actor=None,
-                at=now,
-            )
-        counts["stopped"] += 1
+        if _close_unchanged(
+            workspace, status=Status.STOPPED, reason=refusal.code, message=refusal.message, at=now
+        ):
+            counts["stopped"] += 1
+    known = {workspace.hub_user for workspace in open_workspaces}
     for name in sorted(set(running) - known):
+        if Workspace.objects.filter(hub_user=name, status__in=open_statuses).exists():
+            continue
         client.server_stop(name)
         with transaction.atomic():
             audit_record(

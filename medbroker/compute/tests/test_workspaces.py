@@ -1241,3 +1241,40 @@ def test_the_celery_task_runs_the_reconciler(
 
     assert counts == {**NOTHING, "stopped": 1}
     assert Workspace.objects.get().status == "stopped"
+
+
+def test_a_workspace_that_starts_while_the_reconciler_runs_is_left_alone(
+    ready: Ready, applicant: User, fake_hub: FakeHub
+) -> None:
+    # The start happens between the reconciler's read of the open workspaces and its read of the hub: the
+    # new server must be taken neither for one that stopped nor for one the platform never started.
+    listed = fake_hub.servers
+
+    def start_then_list() -> dict[str, dict[str, Any]]:
+        workspace_start(user=applicant, client_address=ADDRESS)
+        return listed()
+
+    fake_hub.servers = start_then_list  # type: ignore[method-assign]
+
+    assert workspaces_reconcile() == NOTHING
+    assert list(Workspace.objects.values_list("status", flat=True)) == ["running"]
+    assert fake_hub.servers_running == {"applicant": {"ready": True, "pending": None}}
+    assert ("server_stop", "applicant") not in fake_hub.calls
+
+
+def test_a_workspace_stopped_by_its_user_meanwhile_is_not_stopped_twice(
+    running: Workspace, applicant: User, ready: Ready, operator: User, fake_hub: FakeHub
+) -> None:
+    grant_revoke(grant=ready.online, actor=operator, reason="점검")
+    listed = fake_hub.servers
+
+    def stop_then_list() -> dict[str, dict[str, Any]]:
+        workspace_stop(workspace=Workspace.objects.get(), actor=applicant)
+        return listed()
+
+    fake_hub.servers = stop_then_list  # type: ignore[method-assign]
+
+    assert workspaces_reconcile() == NOTHING
+    assert list(
+        AuditEvent.objects.filter(action="compute.workspace_stopped").values_list("data__reason", flat=True)
+    ) == ["stopped_by_user"]
