@@ -30,6 +30,9 @@ def _media_root(tmp_path: Any, settings: Any) -> None:
     # Performance tests: their own storage per test, runs inline.
     settings.MEDBROKER_EVALUATION_ROOT = tmp_path / "evaluations"
     settings.MEDBROKER_EVALUATION_IN_THREAD = False
+    # Workspaces: homes and the hub's state in the test's own folder too.
+    settings.MEDBROKER_WORKSPACE_ROOT = tmp_path / "workspaces"
+    settings.MEDBROKER_HUB_STATE_DIR = tmp_path / "hub"
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,15 @@ The rules (asked again at every start, at the hub's check and by the reconciler)
   let out of the closed room now (``grant_remote_refusal``: low sensitivity, the terms allow it, an online
   session opened with a fresh OTP code);
 - in the closed learning room (``MEDBROKER_CLOSED_ROOM_NETWORKS``): every grant the member may use now;
-- a dataset shows only when it has a server folder (``ScanProfile.source_path``); at least one must.
+- a dataset shows only when it has a server folder (``ScanProfile.source_path``) inside the data roots
+  (``MEDBROKER_SCAN_ROOTS``); at least one must.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -129,6 +131,17 @@ def grant_refusal_message(grant: AccessGrant, *, user: User, setting: str, at: d
     return None if refusal is None else str(refusal.message)
 
 
+def _inside_data_roots(folder: str) -> bool:
+    """Whether ``folder``, links followed, lies inside one of the data roots (``MEDBROKER_SCAN_ROOTS``): a
+    dataset's folder changed into a link elsewhere opens nothing (the jail checks it again when it binds)."""
+    real = os.path.realpath(folder)
+    for root in settings.MEDBROKER_SCAN_ROOTS:
+        base = os.path.realpath(root)
+        if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
 def workspace_plan(user: User, *, setting: str, at: dt.datetime) -> WorkspacePlan:
     """What ``user`` may open in a workspace in ``setting`` at ``at``."""
     plan = WorkspacePlan(setting=setting)
@@ -168,6 +181,10 @@ def workspace_plan(user: User, *, setting: str, at: dt.datetime) -> WorkspacePla
         message = grant_refusal_message(grant, user=user, setting=setting, at=at)
         if message is None and grant.dataset_id not in folders:
             message = _("서버에 데이터 폴더가 등록되지 않아 작업 공간에 연결할 수 없습니다.")
+        elif message is None and not _inside_data_roots(folders[grant.dataset_id]):
+            message = _(
+                "데이터 폴더가 허용된 데이터 보관 위치 밖에 있어 작업 공간에 연결할 수 없습니다. 운영자에게 문의하세요."
+            )
         if message is None:
             plan.datasets.append(
                 WorkspaceDataset(grant, dataset_folder_name(grant), folders[grant.dataset_id])

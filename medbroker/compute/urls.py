@@ -17,6 +17,7 @@ urlpatterns = [
     path("workspace/", views_workspaces.workspace, name="workspace"),
     path("workspace/start/", views_workspaces.workspace_start_view, name="workspace_start"),
     path("workspaces/", views_workspaces.workspace_list, name="workspace_list"),
+    path("workspaces/export.xlsx", views_workspaces.workspace_list_export, name="workspace_list_export"),
     path("workspaces/<int:pk>/status/", views_workspaces.workspace_status, name="workspace_status"),
     path("workspaces/<int:pk>/stop/", views_workspaces.workspace_stop_view, name="workspace_stop"),
 ]

@@ -22,7 +22,8 @@ before any untrusted code, with arguments only the caller wrote. Standard librar
    read-only, at its place.
 4. ``--data FOLDER`` (a workspace) becomes a small read-only tmpfs holding one folder per ``--bind
    SOURCE:NAME``, where SOURCE is bound read-only: exactly the granted datasets, opened before anything was
-   hidden, and no way to write to them or to add anything beside them.
+   hidden (and, with ``--within``, only from inside the data roots), and no way to write to them or to add
+   anything beside them. Each ``--mask`` path (the GPUs not allocated) is covered with ``/dev/null``.
 5. It forks. The child enters a user namespace of its own and becomes uid/gid 65534 there: the host's
    uid 65534 without supplementary groups (``--identity setuid``, when root), or the caller's account
    (``--identity userns``); either way without any capability over the mounts above. It sets
@@ -185,6 +186,9 @@ def _outermost(paths: list[str]) -> list[str]:
 
 def _data_mount(data: str, binds: list[tuple[str, int]]) -> None:
     """Make ``data`` a read-only tmpfs with one read-only bind per ``(name, descriptor)``."""
+    # The home folder is the workspace's to write: a link put there must not move the mount elsewhere.
+    if os.path.islink(data) or (os.path.exists(data) and not os.path.isdir(data)):
+        raise JailError(f"--data {data} is not a folder")
     os.makedirs(data, mode=0o755, exist_ok=True)
     _mount("tmpfs", data, "tmpfs", MS_NOSUID | MS_NODEV, HIDING_TMPFS)
     for name, descriptor in binds:
@@ -195,8 +199,17 @@ def _data_mount(data: str, binds: list[tuple[str, int]]) -> None:
     _mount(None, data, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, HIDING_TMPFS)
 
 
-def _binds_open(binds: list[str], root: str, data: str | None) -> list[tuple[str, int]]:
-    """Descriptors of the ``SOURCE:NAME`` folders, opened while their paths still lead to them."""
+def _mask(path: str) -> None:
+    """Cover the device or file at ``path`` with ``/dev/null`` (another company's GPU, say)."""
+    if os.path.islink(path) or not os.path.exists(path) or os.path.isdir(path):
+        return
+    _mount("/dev/null", path, None, MS_BIND)
+
+
+def _binds_open(binds: list[str], root: str, data: str | None, within: list[str]) -> list[tuple[str, int]]:
+    """Descriptors of the ``SOURCE:NAME`` folders, opened while their paths still lead to them; each must
+    lie, links followed, inside one of the ``within`` folders (when given): a dataset folder replaced by a
+    link cannot bring a hidden folder back."""
     if binds and data is None:
         raise JailError("--bind needs --data")
     opened: list[tuple[str, int]] = []
@@ -209,7 +222,13 @@ def _binds_open(binds: list[str], root: str, data: str | None) -> list[tuple[str
         source = os.path.realpath(source)
         if not os.path.isdir(source):
             raise JailError(f"--bind source {source} is not a folder")
-        opened.append((name, os.open(source, os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)))
+        descriptor = os.open(source, os.O_PATH | os.O_CLOEXEC | os.O_DIRECTORY)
+        # Where the descriptor really leads, after the open: no link swapped in between can move it.
+        opened_at = os.readlink(f"/proc/self/fd/{descriptor}")
+        if within and not any(_within(opened_at, os.path.realpath(folder)) for folder in within):
+            os.close(descriptor)
+            raise JailError(f"--bind source {opened_at} is outside the allowed folders")
+        opened.append((name, descriptor))
     if data is not None and not _within(os.path.normpath(data), root):
         raise JailError(f"--data {data} is not inside {root}")
     return opened
@@ -223,6 +242,8 @@ def filesystem_prepare(
     mode: str = SEALED,
     data: str | None = None,
     binds: list[str] | None = None,
+    within: list[str] | None = None,
+    masks: list[str] | None = None,
 ) -> str:
     """Build the confined program's view of the filesystem; the root folder's path, where it works."""
     if mode not in (SEALED, WORKSPACE):
@@ -231,7 +252,7 @@ def filesystem_prepare(
     root = os.path.realpath(root)
     if not os.path.isdir(root):
         raise JailError(f"the root folder {root} is not a folder")
-    opened = _binds_open(binds or [], root, data)
+    opened = _binds_open(binds or [], root, data, within or [])
     kept: dict[str, int] = {}
     for path in _outermost([os.path.realpath(path) for path in [*keep, root]]):
         if os.path.exists(path):
@@ -257,6 +278,8 @@ def filesystem_prepare(
         _data_mount(os.path.join(root, os.path.relpath(os.path.normpath(data), root)), opened)
     for _, descriptor in opened:
         os.close(descriptor)
+    for path in masks or []:
+        _mask(path)
     os.chdir(root)
     return root
 
@@ -330,6 +353,8 @@ def _arguments(argv: list[str]) -> tuple[dict[str, list[str]], list[str]]:
         "--mode": [],
         "--data": [],
         "--bind": [],
+        "--within": [],
+        "--mask": [],
     }
     pending = argv[:split]
     if len(pending) % 2:
@@ -380,6 +405,8 @@ def main(argv: list[str]) -> int:
             mode=(options["--mode"] or [SEALED])[0],
             data=options["--data"][0] if options["--data"] else None,
             binds=options["--bind"],
+            within=options["--within"],
+            masks=options["--mask"],
         )
         identity, processes = options["--identity"][0], int(options["--processes"][0])
     except (JailError, OSError, ValueError) as error:

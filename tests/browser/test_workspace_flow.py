@@ -57,7 +57,7 @@ def ready(applicant: User, operator: User, tmp_path: Path) -> Ready:
     ready = workspace_ready(
         applicant,
         operator,
-        data_root=tmp_path / "data",
+        data_root=tmp_path / "datasets" / "workspace",
         signed_on=today - dt.timedelta(days=1),
         ends_on=today + dt.timedelta(days=30),
         session_at=timeutils.now() - dt.timedelta(minutes=1),
@@ -139,7 +139,8 @@ def test_member_works_on_granted_data_only_until_the_grant_is_revoked(
     assert _put_text(page, f"{contents}/data/added.txt", "x").status == 500
     assert not (ready.online_folder / "changed.txt").exists()
     assert _put_text(page, f"{contents}/notes.txt", "분석 메모").status == 201
-    notes = Path(settings.MEDBROKER_WORKSPACE_ROOT) / "applicant" / "notes.txt"
+    home = Path(settings.MEDBROKER_WORKSPACE_ROOT) / ready.agreement.number / str(applicant.pk) / "online"
+    notes = home / "notes.txt"
     assert notes.read_text(encoding="utf-8") == "분석 메모"
     if os.geteuid() == 0:
         assert (notes.stat().st_uid, notes.stat().st_gid) == (65534, 65534)

@@ -51,7 +51,10 @@ c.Spawner.start_timeout = 120
 c.Spawner.interrupt_timeout = 10
 c.Spawner.term_timeout = 5
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL", "VIRTUAL_ENV"]
-c.ConfinedLocalSpawner.home_dir_template = os.path.join(environment["MEDBROKER_WORKSPACE_ROOT"], "{username}")
+c.ConfinedLocalSpawner.workspace_root = environment["MEDBROKER_WORKSPACE_ROOT"]
+c.ConfinedLocalSpawner.data_roots = [
+    path for path in environment["MEDBROKER_WORKSPACE_DATA_ROOTS"].split(os.pathsep) if path
+]
 c.ConfinedLocalSpawner.jail_path = environment["MEDBROKER_WORKSPACE_JAIL"]
 c.ConfinedLocalSpawner.hidden = [
     path for path in environment["MEDBROKER_WORKSPACE_HIDE"].split(os.pathsep) if path

@@ -3,27 +3,33 @@
 ``ConfinedLocalSpawner`` starts ``jupyterhub-singleuser`` as
 
     unshare [--user --map-root-user] --ipc --mount --pid --fork --kill-child --mount-proc --
-        python -I -B jail.py --mode workspace --root HOME --data HOME/data --bind FOLDER:NAME ... --
-        jupyterhub-singleuser ...
+        python -I -B jail.py --mode workspace --root HOME --data HOME/data --bind FOLDER:NAME ...
+        --within DATA_ROOT ... --mask /dev/nvidiaN ... --
+        python -I -B workspace_init.py --fonts FOLDER -- jupyterhub-singleuser ...
 
 so that the server, its kernels and terminals:
 
 - see the granted datasets only, under ``~/data/<name>``, read-only (bind mounts; ``data/`` itself is a
-  read-only tmpfs): the project's folders, the scan roots with every other dataset, the database, other
-  people's workspaces and the host's ``/tmp`` are covered;
+  read-only tmpfs), and only from inside the data roots: the project's folders, the scan roots with every
+  other dataset, the database, the hub's state, other people's workspaces and the host's ``/tmp`` are
+  covered;
+- see the allocated GPU only: every other ``/dev/nvidia<N>`` is covered with ``/dev/null`` (and
+  ``CUDA_VISIBLE_DEVICES`` names the one left);
 - run as uid 65534 in a user namespace of their own, without capabilities and with no_new_privs, so they
   cannot remount what was made read-only;
 - all end when the hub stops the server (the jail is their PID namespace's init).
 
-The network is kept: the server must reach the hub. The allocated GPU comes in ``CUDA_VISIBLE_DEVICES``
-(the platform's answer). When the hub runs as root the home folder is handed to uid 65534; otherwise the
-jail maps 65534 to the hub's own account, which owns the home folder already.
+Each (agreement, person, setting) has a home of its own, named by the platform: what was copied out of
+closed-room data in the closed room is not in the home an online workspace opens. The network is kept:
+the server must reach the hub (see the production configurations for per-workspace network rules). When
+the hub runs as root the home folder is handed to uid 65534; otherwise the jail maps 65534 to the hub's
+own account, which owns the home folder already. The hub itself writes nothing inside a home: a home is
+the workspace's to write, and ``workspace_init.py`` fills it, inside the jail, as the workspace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -36,23 +42,8 @@ from traitlets import Bool, Integer, List, Unicode
 from medbroker.compute.hub.platform import apply_user_options_with, refusal_error
 
 NOBODY = 65534
-# JupyterLab's settings a new workspace starts with: Korean (the language pack is installed with the
-# platform), and no news or update checks, which would call the internet from the closed network.
-LAB_SETTINGS = {
-    "@jupyterlab/translation-extension/plugin.jupyterlab-settings": {"locale": "ko_KR"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-}
 NAMESPACES = ("--ipc", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc")
-
-FONT_FILES = (("400", "PretendardGOV-Regular.subset.woff2"), ("700", "PretendardGOV-Bold.subset.woff2"))
-# Important: the theme's own :root rules come after this file.
-FONT_RULES = (
-    ':root { --jp-ui-font-family: "Pretendard GOV", system-ui, sans-serif !important; '
-    '--jp-content-font-family: "Pretendard GOV", system-ui, sans-serif !important; }'
-)
+INIT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workspace_init.py")
 
 
 def apply_local(spawner: Any, answer: dict[str, Any]) -> None:
@@ -64,6 +55,10 @@ apply_user_options = apply_user_options_with(apply_local)
 
 class ConfinedLocalSpawner(SimpleLocalProcessSpawner):
     jail_path = Unicode(help="core/jail.py of the platform").tag(config=True)
+    workspace_root = Unicode(help="Where the homes are, one per agreement, person and setting").tag(
+        config=True
+    )
+    data_roots = List(Unicode(), help="The only folders datasets are bound from").tag(config=True)
     hidden = List(Unicode(), help="Folders covered in the workspace").tag(config=True)
     kept = List(Unicode(), help="Paths under hidden folders the server needs (the interpreter)").tag(
         config=True
@@ -105,58 +100,38 @@ class ConfinedLocalSpawner(SimpleLocalProcessSpawner):
             command += ["--keep", path]
         for dataset in self.medbroker.get("datasets", []):
             command += ["--bind", f"{dataset['path']}:{dataset['name']}"]
-        return [*command, "--"]
+        for folder in self.data_roots:
+            command += ["--within", folder]
+        for device in self._other_gpus():
+            command += ["--mask", device]
+        keep_init = ["--keep", os.path.dirname(INIT_PATH)]
+        keep_fonts = ["--keep", self.fonts] if self.fonts else []
+        init = [sys.executable, "-I", "-B", INIT_PATH, "--fonts", self.fonts, "--"]
+        return [*command, *keep_init, *keep_fonts, "--", *init]
+
+    def _other_gpus(self) -> list[str]:
+        """The GPU devices of this machine but the allocated one."""
+        index = str(self.medbroker.get("gpu", {}).get("index", ""))
+        return sorted(
+            os.path.join("/dev", name)
+            for name in os.listdir("/dev")
+            if name.startswith("nvidia") and name[6:].isdigit() and name[6:] != index
+        )
 
     def _home_prepare(self) -> None:
-        """The home folder with ``data/`` (a mount point) and JupyterLab's first settings; when the hub is
-        root, what it made here is handed to uid 65534, whose files everything else in it already is."""
-        home = os.path.realpath(self.home_dir)
-        made = [home, os.path.join(home, "data")]
-        for path in made:
-            os.makedirs(path, mode=0o750 if path == home else 0o755, exist_ok=True)
-        for name, values in LAB_SETTINGS.items():
-            path = os.path.join(home, ".jupyter", "lab", "user-settings", name)
-            if os.path.exists(path):
-                continue
-            folder = os.path.dirname(path)
-            while folder != home and not os.path.isdir(folder):
-                made.append(folder)
-                folder = os.path.dirname(folder)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(values, handle)
-            made.append(path)
-        made += self._fonts_prepare(home)
-        if os.geteuid() == 0:
-            for path in made:
-                os.lchown(path, NOBODY, NOBODY)
-
-    def _fonts_prepare(self, home: str) -> list[str]:
-        """JupyterLab in the platform's Korean font: a closed-room PC may have none, and the page must not
-        fetch one from the internet. ``custom.css`` (``LabApp.custom_css``) and the fonts it names are served
-        by the server itself from ``~/.jupyter/custom``."""
-        if not self.fonts or not os.path.isdir(self.fonts):
-            return []
-        custom = os.path.join(home, ".jupyter", "custom")
-        made = [] if os.path.isdir(custom) else [custom]
-        os.makedirs(os.path.join(custom, "fonts"), exist_ok=True)
-        made.append(os.path.join(custom, "fonts"))
-        faces = []
-        for weight, name in FONT_FILES:
-            target = os.path.join(custom, "fonts", name)
-            if not os.path.exists(target):
-                shutil.copyfile(os.path.join(self.fonts, name), target)
-                made.append(target)
-            faces.append(
-                f'@font-face {{ font-family: "Pretendard GOV"; font-weight: {weight}; '
-                f'src: url("fonts/{name}") format("woff2"); }}'
-            )
-        # Written at every start: the platform's file, brought up to date with it.
-        stylesheet = os.path.join(custom, "custom.css")
-        with open(stylesheet, "w", encoding="utf-8") as handle:
-            handle.write("\n".join([*faces, FONT_RULES]))
-        made.append(stylesheet)
-        return made
+        """The home the platform named for this start, under the workspace root; nothing is written inside
+        it (see the module's docstring), only the folder itself made and, when the hub is root, handed to
+        uid 65534."""
+        root = os.path.realpath(self.workspace_root)
+        home = os.path.normpath(os.path.join(root, str(self.medbroker.get("home", ""))))
+        if not home.startswith(root + os.sep):
+            raise refusal_error(403, "작업 공간 폴더가 올바르지 않습니다.")
+        os.makedirs(os.path.dirname(home), mode=0o755, exist_ok=True)
+        if not os.path.isdir(home):
+            os.mkdir(home, 0o750)
+            if os.geteuid() == 0:
+                os.lchown(home, NOBODY, NOBODY)
+        self.home_dir = home
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env = super().user_env(env)

@@ -33,6 +33,8 @@ HUB_CLIENT_ID = "medbroker-jupyterhub"
 HUB_SERVICE_NAME = "medbroker"
 HUB_CONFIG = Path(__file__).resolve().parent.parent / "hub" / "jupyterhub_config.py"
 HUB_TIMEOUT_SECONDS = 30
+# The platform's own environment the hub process gets; everything else it is given by name.
+PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME", "VIRTUAL_ENV")
 
 
 class HubError(Exception):
@@ -94,6 +96,8 @@ def workspace_hidden_paths() -> list[str]:
     paths = [*jail.ALWAYS_HIDDEN, "/var/log", "/root"]
     paths += [str(settings.BASE_DIR), str(settings.VAR_DIR), str(settings.MEDIA_ROOT)]
     paths += [str(settings.MEDBROKER_EVALUATION_ROOT), str(settings.MEDBROKER_HUB_STATE_DIR)]
+    # Other people's homes: the workspace's own is bound back by the jail.
+    paths.append(str(settings.MEDBROKER_WORKSPACE_ROOT))
     paths += [str(root) for root in settings.MEDBROKER_SCAN_ROOTS]
     home = os.path.expanduser("~")
     if home not in ("/", ""):
@@ -129,6 +133,9 @@ def hub_process_environment(
         "MEDBROKER_HUB_IDLE_SECONDS": str(max(idle, 1) * 60),
         "MEDBROKER_WORKSPACE_ROOT": str(settings.MEDBROKER_WORKSPACE_ROOT),
         "MEDBROKER_WORKSPACE_HIDE": os.pathsep.join(workspace_hidden_paths()),
+        "MEDBROKER_WORKSPACE_DATA_ROOTS": os.pathsep.join(
+            str(root) for root in settings.MEDBROKER_SCAN_ROOTS
+        ),
         "MEDBROKER_WORKSPACE_KEEP": os.pathsep.join(workspace_kept_paths()),
         "MEDBROKER_WORKSPACE_JAIL": str(Path(jail.__file__).resolve()),
         "MEDBROKER_WORKSPACE_REQUIRE_CONFINEMENT": "1"
@@ -142,7 +149,8 @@ def hub_process_environment(
             settings.SECRET_KEY.encode(), b"medbroker-hub:proxy", hashlib.sha256
         ).hexdigest(),
     }
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("MEDBROKER_")}
+    # Only what the hub needs: not the platform's secret key, database address or storage keys.
+    environment = {key: os.environ[key] for key in PASSED_ENVIRONMENT if key in os.environ}
     environment.update(values)
     environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), environment.get("PATH", "")])
     return environment

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -227,6 +228,8 @@ def _answer(workspace: Workspace, plan: WorkspacePlan) -> dict[str, Any]:
         "workspace": workspace.pk,
         "user": workspace.hub_user,
         "setting": workspace.setting,
+        # One home per agreement, person and setting: closed-room work stays out of an online workspace.
+        "home": f"{re.sub(r'[^A-Za-z0-9_.-]', '-', workspace.agreement.number)}/{workspace.user_id}/{workspace.setting}",
         "company": workspace.agreement.company.name,
         "agreement": workspace.agreement.number,
         "datasets": [

@@ -47,7 +47,7 @@ def during_support(settings: Any) -> Iterator[None]:
 
 @pytest.fixture
 def ready(applicant: User, operator: User, tmp_path: Path) -> Ready:
-    return workspace_ready(applicant, operator, data_root=tmp_path / "data")
+    return workspace_ready(applicant, operator, data_root=tmp_path / "datasets" / "workspace")
 
 
 def _started(applicant: User) -> Workspace:

@@ -86,7 +86,7 @@ def launch_seconds(settings: Any) -> None:
 
 @pytest.fixture
 def ready(applicant: User, operator: User, tmp_path: Path) -> Ready:
-    return workspace_ready(applicant, operator, data_root=tmp_path / "data")
+    return workspace_ready(applicant, operator, data_root=tmp_path / "datasets" / "workspace")
 
 
 @pytest.fixture
@@ -653,6 +653,7 @@ def test_the_hub_check_allows_the_launch_with_data_gpu_and_end(
         "workspace": workspace.pk,
         "user": "applicant",
         "setting": "online",
+        "home": f"KHD2025-0001-AG/{workspace.user_id}/online",
         "company": "대구메디AI",
         "agreement": ready.agreement.number,
         "datasets": [

@@ -49,7 +49,7 @@ def during_support() -> Iterator[None]:
 
 @pytest.fixture
 def ready(applicant: User, operator: User, tmp_path: Path) -> Ready:
-    return workspace_ready(applicant, operator, data_root=tmp_path / "data")
+    return workspace_ready(applicant, operator, data_root=tmp_path / "datasets" / "workspace")
 
 
 @pytest.fixture
@@ -518,6 +518,7 @@ def test_the_hub_with_the_platform_token_gets_the_answer(
             "workspace": workspace.pk,
             "user": "applicant",
             "setting": "online",
+            "home": f"{ready.agreement.number}/{workspace.user_id}/online",
             "company": "대구메디AI",
             "agreement": ready.agreement.number,
             "datasets": [

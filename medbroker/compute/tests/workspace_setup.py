@@ -2,7 +2,8 @@
 accepted, an online grant of low-sensitivity data with its folder on the server and an online session
 open, and a closed-room grant of standard data with its folder.
 
-``workspace_ready`` builds it for the company of ``member``; the agreement runs over the 2025 call's support
+``workspace_ready`` builds it for the company of ``member``, its folders under ``data_root`` (inside one of
+``MEDBROKER_SCAN_ROOTS``, as a workspace binds data only from there); the agreement runs over the 2025 call's support
 period (``DURING_SUPPORT`` lies inside it), unless ``signed_on`` and ``ends_on`` say otherwise (the
 end-to-end tests, whose hub lives in real time).
 """

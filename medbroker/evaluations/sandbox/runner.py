@@ -96,7 +96,14 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # How long a killed jail's processes may take to end, at most (they end at once: SIGKILL).
 NAMESPACE_END_SECONDS = 10
 # The folders of this project the jail covers, by setting name: its code, data and secrets.
-HIDDEN_SETTINGS = ("BASE_DIR", "VAR_DIR", "MEDIA_ROOT", "MEDBROKER_EVALUATION_ROOT")
+HIDDEN_SETTINGS = (
+    "BASE_DIR",
+    "VAR_DIR",
+    "MEDIA_ROOT",
+    "MEDBROKER_EVALUATION_ROOT",
+    "MEDBROKER_WORKSPACE_ROOT",
+    "MEDBROKER_HUB_STATE_DIR",
+)
 JOB_FOLDER = "job"
 WORK_FOLDER = "empty"
 
