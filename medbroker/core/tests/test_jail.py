@@ -138,3 +138,89 @@ def test_the_jail_refuses_a_bind_that_is_not_source_and_name(tmp_path: Path) -> 
             data=str(tmp_path / "d"),
             binds=[f"{tmp_path}:a", f"{tmp_path}:a"],
         )
+
+
+def _workspace_jail(
+    identity: str, home: Path, extra: list[str], probe: str
+) -> subprocess.CompletedProcess[str]:
+    prefix = (
+        ["unshare", *NAMESPACES]
+        if identity == jail.SETUID
+        else ["unshare", "--user", "--map-root-user", *NAMESPACES]
+    )
+    command = [*prefix, sys.executable, "-I", "-B", jail.__file__, "--mode", "workspace"]
+    command += [
+        "--root",
+        str(home),
+        "--data",
+        str(home / "data"),
+        "--identity",
+        identity,
+        "--processes",
+        "64",
+    ]
+    if str(Path.home()) != "/":
+        command += ["--hide", str(Path.home())]
+    for path in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+        command += ["--keep", path]
+    command += [*extra, "--", sys.executable, "-I", "-c", probe]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_dataset_folder_that_leads_outside_the_data_roots_is_not_bound(
+    identity: str, tmp_path: Path
+) -> None:
+    # A folder of the scan root replaced by a link to a hidden folder (the hub's secrets, say).
+    roots = tmp_path / "datasets"
+    roots.mkdir()
+    secrets = tmp_path / "var" / "hub"
+    secrets.mkdir(parents=True)
+    (secrets / "jupyterhub_cookie_secret").write_text("secret")
+    (roots / "ds1").symlink_to(secrets)
+    home = tmp_path / "home"
+    home.mkdir()
+    if identity == jail.SETUID:
+        os.chown(home, 65534, 65534)
+
+    result = _workspace_jail(
+        identity,
+        home,
+        ["--hide", str(tmp_path / "var"), "--bind", f"{roots / 'ds1'}:ds1", "--within", str(roots)],
+        "print('started')",
+    )
+
+    assert (result.returncode, result.stdout) == (jail.FAILED, "")
+    assert result.stderr == f"jail: --bind source {secrets} is outside the allowed folders\n"
+
+
+def test_a_link_in_place_of_the_data_folder_is_refused(identity: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (home / "data").symlink_to(elsewhere)
+    if identity == jail.SETUID:
+        os.chown(home, 65534, 65534)
+
+    result = _workspace_jail(identity, home, [], "print('started')")
+
+    assert (result.returncode, result.stdout) == (jail.FAILED, "")
+    assert result.stderr == f"jail: --data {home / 'data'} is not a folder\n"
+
+
+def test_a_masked_device_reads_as_dev_null(identity: str, tmp_path: Path) -> None:
+    # Another company's GPU (a file standing in for /dev/nvidia1 here, where the jail can see it) is covered
+    # with /dev/null.
+    home = tmp_path / "home"
+    home.mkdir()
+    device = home / "nvidia1"
+    device.write_text("the other company's GPU")
+    if identity == jail.SETUID:
+        os.chown(home, 65534, 65534)
+
+    result = _workspace_jail(
+        identity, home, ["--mask", str(device)], f"print(repr(open({str(device)!r}).read()))"
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "''\n", "")
+    assert device.read_text() == "the other company's GPU"
