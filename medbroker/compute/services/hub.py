@@ -33,6 +33,7 @@ HUB_CLIENT_ID = "medbroker-jupyterhub"
 HUB_SERVICE_NAME = "medbroker"
 HUB_CONFIG = Path(__file__).resolve().parent.parent / "hub" / "jupyterhub_config.py"
 HUB_TIMEOUT_SECONDS = 30
+PAGE_SIZE = 200
 # The platform's own environment the hub process gets; everything else it is given by name.
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME", "VIRTUAL_ENV")
 
@@ -210,16 +211,48 @@ class HubClient:
         raise self._fail(response, _("작업 공간을 중지하지 못했습니다"))
 
     def servers(self) -> dict[str, dict[str, Any]]:
-        """Users with a default server started or starting: ``{name: {"ready": bool, "pending": str|None}}``."""
-        response = self._request("GET", "/users", params={"state": "active", "limit": 10_000})
-        if response.status_code != 200:
-            raise self._fail(response, _("작업 공간 목록을 읽지 못했습니다"))
+        """Users with a default server started or starting: ``{name: {"ready": bool, "pending": str|None}}``.
+
+        Page by page: the hub caps a page (``api_page_max_limit``), and a server missing from the list would
+        be taken for one that stopped."""
         found: dict[str, dict[str, Any]] = {}
-        for user in response.json():
-            server = (user.get("servers") or {}).get("")
-            if server is not None:
-                found[user["name"]] = {"ready": bool(server.get("ready")), "pending": server.get("pending")}
-        return found
+        offset = 0
+        while True:
+            response = self._request(
+                "GET",
+                "/users",
+                params={"state": "active", "offset": offset, "limit": PAGE_SIZE},
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+            )
+            if response.status_code != 200:
+                raise self._fail(response, _("작업 공간 목록을 읽지 못했습니다"))
+            try:
+                page = response.json()
+                users, following = page["items"], page["_pagination"]["next"]
+            except (ValueError, KeyError, TypeError):
+                raise HubError(_("작업 공간 목록을 읽지 못했습니다: 허브의 답을 읽을 수 없습니다.")) from None
+            for user in users:
+                server = (user.get("servers") or {}).get("")
+                if server is not None:
+                    found[user["name"]] = {
+                        "ready": bool(server.get("ready")),
+                        "pending": server.get("pending"),
+                    }
+            if not following:
+                return found
+            offset = int(following["offset"])
+
+    def server_present(self, name: str) -> bool:
+        """Whether ``name`` has a default server started or starting on the hub."""
+        response = self._request("GET", f"/users/{name}")
+        if response.status_code == 404:
+            return False
+        if response.status_code != 200:
+            raise self._fail(response, _("작업 공간 상태를 읽지 못했습니다"))
+        try:
+            return "" in (response.json().get("servers") or {})
+        except (ValueError, AttributeError):
+            raise HubError(_("작업 공간 상태를 읽지 못했습니다: 허브의 답을 읽을 수 없습니다.")) from None
 
 
 def hub_client() -> HubClient:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import re
 import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -50,6 +51,7 @@ from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
 
 Status = Workspace.Status
+logger = logging.getLogger(__name__)
 ALLOWED_OPTIONS = frozenset({"launch", "profile"})
 
 
@@ -132,42 +134,17 @@ def _stopped(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def workspace_start(
+def _workspace_create(
     *,
     user: User,
+    plan: WorkspacePlan,
+    setting: str,
+    token: str,
+    now: dt.datetime,
     client_address: str | None,
-    request: HttpRequest | None = None,
-    client: HubClient | None = None,
+    request: HttpRequest | None,
 ) -> Workspace:
-    """Start ``user``'s workspace (or return the one already open); raises DomainError with the reason."""
-    now = timeutils.now()
-    open_workspace = workspace_open_of(user)
-    if open_workspace is not None:
-        if open_workspace.status == Status.RUNNING or open_workspace.launch_expires_at > now:
-            return open_workspace
-        with transaction.atomic():
-            _stopped(
-                open_workspace,
-                status=Status.FAILED,
-                reason="launch_expired",
-                message=_("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다."),
-                actor=None,
-                at=now,
-            )
-    setting = workspace_setting_for(client_address)
-    plan = workspace_plan(user, setting=setting, at=now)
-    if plan.refusal is not None:
-        with transaction.atomic():
-            _refused(
-                user=user,
-                code=plan.refusal.code,
-                message=plan.refusal.message,
-                setting=setting,
-                client_address=client_address,
-            )
-        raise DomainError(plan.refusal.code, plan.refusal.message, status_code=403)
     assert plan.agreement is not None and plan.allocation is not None
-    token = secrets.token_urlsafe(32)
     with transaction.atomic():
         workspace = Workspace.objects.create(
             user=user,
@@ -191,9 +168,75 @@ def workspace_start(
             datasets=workspace.datasets,
             gpu=workspace.gpu,
         )
+    return workspace
+
+
+def _on_hub(client: HubClient, workspace: Workspace) -> bool:
+    """Whether the hub has ``workspace``'s server; when the hub cannot say, it is taken to be there (the
+    reconciler decides later) rather than start a second one."""
+    try:
+        return client.server_present(workspace.hub_user)
+    except HubError:
+        return True
+
+
+def workspace_start(
+    *,
+    user: User,
+    client_address: str | None,
+    request: HttpRequest | None = None,
+    client: HubClient | None = None,
+) -> Workspace:
+    """Start ``user``'s workspace (or return the one already open); raises DomainError with the reason."""
+    now = timeutils.now()
+    client = client or hub_client()
+    open_workspace = workspace_open_of(user)
+    if open_workspace is not None:
+        if open_workspace.status == Status.STARTING and open_workspace.launch_expires_at > now:
+            return open_workspace
+        if open_workspace.status == Status.RUNNING and _on_hub(client, open_workspace):
+            return open_workspace
+        # A start the hub never confirmed, or a server gone without the reconciler noticing yet (none runs,
+        # or not yet): recorded as ended, so that the person is not sent to a server that is not there.
+        if open_workspace.status == Status.STARTING:
+            status, reason = Status.FAILED, "launch_expired"
+            message = _("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다.")
+        else:
+            status, reason = Status.STOPPED, "hub_stopped"
+            message = _("허브에서 서버가 멈췄습니다(유휴 시간 초과 포함).")
+        _close_unchanged(open_workspace, status=status, reason=reason, message=message, at=now)
+    setting = workspace_setting_for(client_address)
+    plan = workspace_plan(user, setting=setting, at=now)
+    if plan.refusal is not None:
+        with transaction.atomic():
+            _refused(
+                user=user,
+                code=plan.refusal.code,
+                message=plan.refusal.message,
+                setting=setting,
+                client_address=client_address,
+            )
+        raise DomainError(plan.refusal.code, plan.refusal.message, status_code=403)
+    assert plan.agreement is not None and plan.allocation is not None
+    token = secrets.token_urlsafe(32)
+    try:
+        workspace = _workspace_create(
+            user=user,
+            plan=plan,
+            setting=setting,
+            token=token,
+            now=now,
+            client_address=client_address,
+            request=request,
+        )
+    except IntegrityError:
+        # Started twice at once (two tabs): the other start won; this one shows it.
+        existing = workspace_open_of(user)
+        if existing is None:
+            raise
+        return existing
     # Outside any transaction: the hub calls back (workspace_authorize) before it answers, and must find the
     # row committed.
-    client = client or hub_client()
     try:
         client.user_ensure(workspace.hub_user)
         client.server_start(workspace.hub_user, {"launch": token, "profile": gpu_profile(plan.allocation)})
@@ -423,8 +466,11 @@ def _still_allowed(workspace: Workspace, *, at: dt.datetime) -> WorkspaceRefusal
     allowed = {dataset.grant.pk for dataset in plan.datasets}
     gone = [record for record in workspace.datasets if record["grant"] not in allowed]
     for record in gone:
-        grant = AccessGrant.objects.select_related("agreement", "dataset").get(pk=record["grant"])
-        reason = grant_refusal_message(grant, user=workspace.user, setting=workspace.setting, at=at)
+        grant = AccessGrant.objects.select_related("agreement", "dataset").filter(pk=record["grant"]).first()
+        if grant is None:
+            reason: str | None = _("이용 권한이 없어졌습니다.")
+        else:
+            reason = grant_refusal_message(grant, user=workspace.user, setting=workspace.setting, at=at)
         if reason is not None:
             return WorkspaceRefusal(
                 "grant_ended", _("%(title)s: %(reason)s") % {"title": record["title"], "reason": reason}
@@ -466,6 +512,31 @@ def _close_unchanged(
     return True
 
 
+def _reconcile_one(client: HubClient, workspace: Workspace, *, on_hub: bool, at: dt.datetime) -> str | None:
+    """Settle one open workspace; the count it adds to, or None when it may go on."""
+    if workspace.status == Status.STARTING and not on_hub and workspace.launch_expires_at <= at:
+        message = _("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다.")
+        closed = _close_unchanged(
+            workspace, status=Status.FAILED, reason="launch_expired", message=message, at=at
+        )
+        return "expired" if closed else None
+    if workspace.status == Status.RUNNING and not on_hub:
+        message = _("허브에서 서버가 멈췄습니다(유휴 시간 초과 포함).")
+        closed = _close_unchanged(
+            workspace, status=Status.STOPPED, reason="hub_stopped", message=message, at=at
+        )
+        return "ended" if closed else None
+    refusal = _still_allowed(workspace, at=at)
+    if refusal is None:
+        return None
+    if on_hub:
+        client.server_stop(workspace.hub_user)
+    closed = _close_unchanged(
+        workspace, status=Status.STOPPED, reason=refusal.code, message=refusal.message, at=at
+    )
+    return "stopped" if closed else None
+
+
 def workspaces_reconcile(*, client: HubClient | None = None) -> dict[str, int]:
     """Compare what runs on the hub with what is allowed, and act; counts of what was done.
 
@@ -484,35 +555,24 @@ def workspaces_reconcile(*, client: HubClient | None = None) -> dict[str, int]:
     )
     running = client.servers()
     for workspace in open_workspaces:
-        on_hub = workspace.hub_user in running
-        if workspace.status == Status.STARTING and not on_hub and workspace.launch_expires_at <= now:
-            message = _("허브가 시작을 확인하지 않은 채 시작 토큰이 만료되었습니다.")
-            if _close_unchanged(
-                workspace, status=Status.FAILED, reason="launch_expired", message=message, at=now
-            ):
-                counts["expired"] += 1
+        try:
+            done = _reconcile_one(client, workspace, on_hub=workspace.hub_user in running, at=now)
+        except (HubError, DatabaseError):
+            # One workspace the hub or the database could not settle now must not leave the others (some
+            # perhaps revoked) running: it is tried again at the next round.
+            logger.exception("workspace %s: reconciliation failed", workspace.pk)
             continue
-        if workspace.status == Status.RUNNING and not on_hub:
-            message = _("허브에서 서버가 멈췄습니다(유휴 시간 초과 포함).")
-            if _close_unchanged(
-                workspace, status=Status.STOPPED, reason="hub_stopped", message=message, at=now
-            ):
-                counts["ended"] += 1
-            continue
-        refusal = _still_allowed(workspace, at=now)
-        if refusal is None:
-            continue
-        if on_hub:
-            client.server_stop(workspace.hub_user)
-        if _close_unchanged(
-            workspace, status=Status.STOPPED, reason=refusal.code, message=refusal.message, at=now
-        ):
-            counts["stopped"] += 1
+        if done is not None:
+            counts[done] += 1
     known = {workspace.hub_user for workspace in open_workspaces}
     for name in sorted(set(running) - known):
         if Workspace.objects.filter(hub_user=name, status__in=open_statuses).exists():
             continue
-        client.server_stop(name)
+        try:
+            client.server_stop(name)
+        except HubError:
+            logger.exception("hub user %s: the unknown server could not be stopped", name)
+            continue
         with transaction.atomic():
             audit_record(
                 action="compute.workspace_stopped",

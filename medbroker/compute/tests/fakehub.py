@@ -1,7 +1,7 @@
 """A stand-in for the hub's REST API in unit tests: what the platform asked, and a hub that calls the
 platform's check back the way JupyterHub does before it starts a server.
 
-The end-to-end tests run against a real JupyterHub (``test_hub_end_to_end.py``); these tests pin the
+The end-to-end test runs against a real JupyterHub (``tests/browser/test_workspace_flow.py``); these tests pin the
 platform's own rules without one.
 """
 
@@ -45,6 +45,10 @@ class FakeHub:
     def server_stop(self, name: str) -> None:
         self._call("server_stop", name)
         self.servers_running.pop(name, None)
+
+    def server_present(self, name: str) -> bool:
+        self._call("server_present", name)
+        return name in self.servers_running
 
     def servers(self) -> dict[str, dict[str, Any]]:
         self._call("servers", "")

@@ -459,8 +459,47 @@ def test_a_second_start_returns_the_open_workspace(
 
     assert again == running
     assert Workspace.objects.count() == 1
-    assert fake_hub.calls == calls
+    # The hub is only asked whether the server is still there.
+    assert fake_hub.calls == [*calls, ("server_present", "applicant")]
     assert AuditEvent.objects.count() == events
+
+
+def test_a_start_after_the_server_died_unnoticed_starts_a_new_one(
+    running: Workspace,
+    applicant: User,
+    fake_hub: FakeHub,
+) -> None:
+    # The server is gone from the hub and no reconciler has run since: the person gets a new workspace, not a
+    # link to nothing.
+    fake_hub.servers_running.clear()
+
+    again = workspace_start(user=applicant, client_address=ADDRESS)
+
+    running.refresh_from_db()
+    assert (running.status, running.stop_reason) == ("stopped", "hub_stopped")
+    assert (again.pk != running.pk, again.status) == (True, "running")
+    assert fake_hub.servers_running == {"applicant": {"ready": True, "pending": None}}
+
+
+def test_two_starts_at_once_end_in_one_workspace(
+    ready: Ready, applicant: User, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = workspace_start(user=applicant, client_address=ADDRESS)
+    # The second start read "nothing open" before the first one's row was written (two tabs at once).
+    real = workspaces_services.workspace_open_of
+    asked: list[User] = []
+
+    def first_blind(user: User) -> Workspace | None:
+        asked.append(user)
+        return None if len(asked) == 1 else real(user)
+
+    monkeypatch.setattr(workspaces_services, "workspace_open_of", first_blind)
+
+    second = workspace_start(user=applicant, client_address=ADDRESS)
+
+    assert (second, len(asked)) == (first, 2)
+    assert Workspace.objects.count() == 1
+    assert fake_hub.calls.count(("server_start", "applicant")) == 1
 
 
 def test_a_refused_start_is_recorded_and_raises_with_the_code(
@@ -1279,3 +1318,39 @@ def test_a_workspace_stopped_by_its_user_meanwhile_is_not_stopped_twice(
     assert list(
         AuditEvent.objects.filter(action="compute.workspace_stopped").values_list("data__reason", flat=True)
     ) == ["stopped_by_user"]
+
+
+def test_a_workspace_the_hub_cannot_stop_now_does_not_keep_the_others_running(
+    ready: Ready,
+    applicant: User,
+    operator: User,
+    other_applicant: User,
+    fake_hub: FakeHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = workspace_ready(other_applicant, operator, data_root=tmp_path / "datasets" / "other", gpus=2)
+    first = workspace_start(user=applicant, client_address=ADDRESS)
+    second = workspace_start(user=other_applicant, client_address=ADDRESS)
+    grant_revoke(grant=ready.online, actor=operator, reason="점검")
+    grant_revoke(grant=other.online, actor=operator, reason="점검")
+    stop = fake_hub.server_stop
+
+    def failing_for_the_first(name: str) -> None:
+        if name == "applicant":
+            raise HubError("작업 공간을 중지하지 못했습니다: Service Unavailable", status=503)
+        stop(name)
+
+    monkeypatch.setattr(fake_hub, "server_stop", failing_for_the_first)
+
+    assert workspaces_reconcile() == {**NOTHING, "stopped": 1}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("running", "stopped")
+    assert sorted(fake_hub.servers_running) == ["applicant"]
+
+    # The next round, with the hub answering again, settles it.
+    monkeypatch.setattr(fake_hub, "server_stop", stop)
+    assert workspaces_reconcile() == {**NOTHING, "stopped": 1}
+    first.refresh_from_db()
+    assert (first.status, first.stop_reason) == ("stopped", "grant_ended")

@@ -53,8 +53,10 @@ def workspace_ready(
     signed_on: dt.date = SIGNED_ON,
     ends_on: dt.date | None = None,
     session_at: dt.datetime | None = None,
+    gpus: int = 1,
 ) -> Ready:
-    pool(a100_32=1)
+    # ``gpus``: the A100s of the pool, one more for each further company made ready in the same test.
+    pool(a100_32=gpus)
     agreement = active_agreement(
         decision=selected_decision(company=member.organisation, operator=operator),
         allows_online=True,

@@ -64,19 +64,29 @@ class Command(BaseCommand):
             while process.poll() is None:
                 time.sleep(every or 1)
                 if every and process.poll() is None:
-                    try:
-                        counts = workspaces_reconcile()
-                    except HubError as error:
-                        # The hub is still starting, or restarting: the next round tries again.
-                        self.stderr.write(f"작업 공간 점검 실패: {error.message}")
-                        continue
-                    if any(counts.values()):
-                        self.stdout.write(f"작업 공간 점검: {counts}")
+                    self._reconcile()
         except KeyboardInterrupt:
+            pass
+        finally:
+            # Whatever ended this loop ends the hub too: a hub left running without its reconciler would keep
+            # revoked workspaces open.
             process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         if process.returncode not in (0, -signal.SIGTERM, None):
             raise CommandError(f"JupyterHub가 {process.returncode} 상태로 끝났습니다.")
+
+    def _reconcile(self) -> None:
+        try:
+            counts = workspaces_reconcile()
+        except HubError as error:
+            # The hub is still starting, or restarting: the next round tries again.
+            self.stderr.write(f"작업 공간 점검 실패: {error.message}")
+            return
+        except Exception as error:
+            self.stderr.write(f"작업 공간 점검 실패: {error.__class__.__name__}: {error}")
+            return
+        if any(counts.values()):
+            self.stdout.write(f"작업 공간 점검: {counts}")
