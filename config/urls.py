@@ -5,6 +5,7 @@ from oauth2_provider import urls as oauth2_urls
 
 from config.api import api
 from medbroker.calls.views.home import home
+from medbroker.compute.views_workspaces import HubSignInView
 
 urlpatterns = [
     path("", home, name="home"),
@@ -27,6 +28,8 @@ urlpatterns = [
     # OpenID Connect provider for the workspace hub: authorize, token, revoke, userinfo, JWKS and discovery
     # only. Not django-oauth-toolkit's pages where any signed-in person could register a client, nor its
     # dynamic client registration: the hub's client is the platform's own (hub_oauth_application_ensure).
+    # The hub's client signs in through the workspace rules first (compute), then the provider's own view.
+    path("o/authorize/", HubSignInView.as_view()),
     path(
         "o/",
         include(

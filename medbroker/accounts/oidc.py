@@ -18,6 +18,9 @@ from medbroker.accounts.models import Organisation, Role, User
 # JupyterHub lower-cases names and puts them in URLs (/user/<name>/): letters, digits, ".", "_" and "-".
 _HUB_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 APPLICANTS_GROUP = "applicants"
+# Set in the session when the person signs in to the hub through the platform: signing out of the platform
+# then signs out of the hub too (a closed-room PC is shared).
+HUB_SESSION_KEY = "medbroker_hub_signed_in"
 
 
 def hub_username(user: User) -> str:

@@ -36,6 +36,7 @@ from medbroker.accounts.forms import (
 )
 from medbroker.accounts.middleware import SECOND_FACTOR_SESSION_KEY, url_with_next
 from medbroker.accounts.models import ApiToken, Organisation, Role, User
+from medbroker.accounts.oidc import HUB_SESSION_KEY
 from medbroker.accounts.permissions import role_required
 from medbroker.accounts.services.profiles import ORGANISATION_EDITABLE_FIELDS, USER_EDITABLE_FIELDS
 from medbroker.core.errors import DomainError
@@ -87,7 +88,12 @@ class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             services.logout_record(request=request, user=_user(request))
-        return super().post(request, *args, **kwargs)
+        hub_signed_in = bool(request.session.get(HUB_SESSION_KEY))
+        response = super().post(request, *args, **kwargs)
+        if hub_signed_in:
+            # The workspace hub's own sign-in ends too; it sends the person back to the platform's login.
+            return redirect(f"{settings.MEDBROKER_HUB_URL.rstrip('/')}/hub/logout")
+        return response
 
 
 # ── second factor ─────────────────────────────────────────────────────────────────────────────────────

@@ -21,9 +21,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from oauth2_provider.views import AuthorizationView
 
 from medbroker.access.selectors.grants import grant_last_day
 from medbroker.accounts.models import Organisation, Role, User
+from medbroker.accounts.oidc import HUB_SESSION_KEY
 from medbroker.accounts.permissions import STAFF_READ_ROLES, role_required
 from medbroker.compute.exports import workspaces_xlsx
 from medbroker.compute.models import Workspace
@@ -34,7 +36,13 @@ from medbroker.compute.selectors_workspaces import (
     workspace_setting_for,
     workspaces_visible_to,
 )
-from medbroker.compute.services.workspaces import hub_workspace_url, workspace_start, workspace_stop
+from medbroker.compute.services.hub import HUB_CLIENT_ID
+from medbroker.compute.services.workspaces import (
+    hub_sign_in_refusal,
+    hub_workspace_url,
+    workspace_start,
+    workspace_stop,
+)
 from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from medbroker.core.excel import XLSX_CONTENT_TYPE
@@ -227,3 +235,26 @@ def workspace_list_export(request: HttpRequest) -> HttpResponse:
     stamp = timeutils.to_kst(timeutils.now()).strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="workspaces-{stamp}.xlsx"'
     return response
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The hub's sign-in (OpenID Connect authorisation) for the hub's client
+# ---------------------------------------------------------------------------------------------------------
+
+
+class HubSignInView(AuthorizationView):
+    """django-oauth-toolkit's authorisation endpoint, with the workspace rules in front of the hub's client:
+    no sign-in from outside the closed room while a closed-room workspace is open, and a note in the session
+    so that signing out of the platform signs out of the hub too."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.GET.get("client_id") == HUB_CLIENT_ID:
+            user = _user(request)
+            refusal = hub_sign_in_refusal(user=user, client_address=_client_address(request), request=request)
+            if refusal is not None:
+                return render(
+                    request, "compute/hub_sign_in_refused.html", {"message": refusal.message}, status=403
+                )
+            request.session[HUB_SESSION_KEY] = True
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return response

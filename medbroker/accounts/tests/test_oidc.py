@@ -16,6 +16,7 @@ from jwcrypto import jwk, jwt
 from medbroker.accounts.models import Organisation, Role, User
 from medbroker.accounts.oidc import hub_groups, hub_username
 from medbroker.accounts.tests.factories import UserFactory
+from medbroker.audit.models import AuditEvent
 from medbroker.compute.services.hub import HUB_CLIENT_ID, hub_oauth_application_ensure, hub_secret
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +185,12 @@ def test_the_hub_client_is_made_once_and_kept_in_line_with_the_settings() -> Non
     # The secret is kept hashed, never as it is given to the hub.
     assert again.client_secret != hub_secret("oauth_client_secret")
     assert check_password(hub_secret("oauth_client_secret"), again.client_secret)
+    # Made, then brought back in line: each in the audit log; a third call with nothing to change is not.
+    hub_oauth_application_ensure()
+    assert [
+        (event.data["changed"], event.data["redirect_uris"])
+        for event in AuditEvent.objects.filter(action="compute.hub_client_registered").order_by("pk")
+    ] == [(["created"], CALLBACK), (["redirect_uris", "skip_authorization"], CALLBACK)]
 
 
 # ---------------------------------------------------------------------------------------------------------

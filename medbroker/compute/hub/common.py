@@ -43,6 +43,10 @@ def hub_shared(c: Config, environment: Mapping[str, str]) -> None:
     c.GenericOAuthenticator.admin_groups = set()
     c.GenericOAuthenticator.login_service = "의료데이터 중개 플랫폼"
     c.GenericOAuthenticator.auto_login = True
+    # Signing out of the platform signs out of the hub, which then sends the person back to the platform.
+    c.GenericOAuthenticator.logout_redirect_url = f"{platform}/accounts/login/"
+    # A closed-room PC is shared: a forgotten hub sign-in lasts a working day, not the default two weeks.
+    c.JupyterHub.cookie_max_age_days = 1
 
     c.JupyterHub.services = [
         {"name": "medbroker", "api_token": environment["MEDBROKER_HUB_API_TOKEN"]},

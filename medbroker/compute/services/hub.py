@@ -23,9 +23,12 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.db import transaction
 from django.utils.translation import gettext as _
 from oauth2_provider.models import Application
 
+from medbroker.audit.services import audit_record
 from medbroker.core import jail
 
 HUB_CLIENT_ID = "medbroker-jupyterhub"
@@ -73,20 +76,39 @@ def hub_oauth_callback_url() -> str:
 def hub_oauth_application_ensure() -> Application:
     """The hub's OpenID Connect client, made or brought up to date with the settings: a confidential client
     of the authorisation-code flow (with PKCE), tokens signed RS256, and no consent page, since the hub is
-    the platform's own workspace and the person has just asked for it."""
-    application, _ = Application.objects.update_or_create(
-        client_id=HUB_CLIENT_ID,
-        defaults={
-            "name": "JupyterHub (작업 공간)",
-            "client_type": Application.CLIENT_CONFIDENTIAL,
-            "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
-            "redirect_uris": hub_oauth_callback_url(),
-            "skip_authorization": True,
-            "algorithm": Application.RS256_ALGORITHM,
-            "client_secret": hub_secret("oauth_client_secret"),
-            "hash_client_secret": True,
-        },
-    )
+    the platform's own workspace and the person has just asked for it. A change is written to the audit
+    log (who may sign people in, and where they are sent back to)."""
+    wanted = {
+        "name": "JupyterHub (작업 공간)",
+        "client_type": Application.CLIENT_CONFIDENTIAL,
+        "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
+        "redirect_uris": hub_oauth_callback_url(),
+        "skip_authorization": True,
+        "algorithm": Application.RS256_ALGORITHM,
+    }
+    secret = hub_secret("oauth_client_secret")
+    with transaction.atomic():
+        application = Application.objects.select_for_update().filter(client_id=HUB_CLIENT_ID).first()
+        if application is not None:
+            changed = sorted(name for name, value in wanted.items() if getattr(application, name) != value)
+            if not check_password(secret, application.client_secret):
+                changed.append("client_secret")
+            if not changed:
+                return application
+        else:
+            application = Application(client_id=HUB_CLIENT_ID)
+            changed = ["created"]
+        for name, value in wanted.items():
+            setattr(application, name, value)
+        application.client_secret = secret
+        application.hash_client_secret = True
+        application.save()
+        audit_record(
+            action="compute.hub_client_registered",
+            target=application,
+            summary="작업 공간 허브의 로그인 연결(OpenID Connect 클라이언트) 등록",
+            data={"client_id": HUB_CLIENT_ID, "changed": changed, "redirect_uris": wanted["redirect_uris"]},
+        )
     return application
 
 

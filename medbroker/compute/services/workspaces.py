@@ -51,6 +51,7 @@ from medbroker.core import timeutils
 from medbroker.core.errors import DomainError, PermissionDeniedError
 
 Status = Workspace.Status
+Setting = Workspace.Setting
 logger = logging.getLogger(__name__)
 ALLOWED_OPTIONS = frozenset({"launch", "profile"})
 
@@ -420,6 +421,36 @@ def _authorize_refusal(
             % {"asked": str(user_options.get("profile"))[:40], "granted": profile},
         )
     return None
+
+
+def hub_sign_in_refusal(
+    *, user: User, client_address: str | None, request: HttpRequest | None = None
+) -> WorkspaceRefusal | None:
+    """Why ``user`` may not sign in to the hub from ``client_address`` now, or None.
+
+    A closed-room workspace shows closed-room data: while one is open, the hub's sign-in (the way into it
+    from a browser that has not been there yet) is refused from outside the closed room's networks. The
+    refusal is audited."""
+    if workspace_setting_for(client_address) == Setting.CLOSED_ROOM:
+        return None
+    workspace = workspace_open_of(user)
+    if workspace is None or workspace.setting != Setting.CLOSED_ROOM:
+        return None
+    refusal = WorkspaceRefusal(
+        "closed_room_network",
+        _(
+            "폐쇄형 학습실 작업 공간이 열려 있습니다. 이 작업 공간에는 폐쇄형 학습실의 네트워크에서만 접속할 수 있습니다."
+        ),
+    )
+    with transaction.atomic():
+        _refused(
+            user=user,
+            workspace=workspace,
+            code=refusal.code,
+            message=refusal.message,
+            client_address=client_address,
+        )
+    return refusal
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -636,7 +636,7 @@ def test_slurm_asks_for_one_gpu_of_the_model_until_the_grant_ends() -> None:
         "\n"
         "mkdir -p /home/company/data/12-chest-ct\n"
         "mkdir -p /home/company/data/15-brain-mri\n"
-        "apptainer exec --nv \\\n"
+        "apptainer exec --nv --contain --home /home/company \\\n"
         "    --bind /srv/medbroker/data/chest-ct:/home/company/data/12-chest-ct:ro \\\n"
         "    --bind /srv/medbroker/data/brain-mri:/home/company/data/15-brain-mri:ro \\\n"
         "    /opt/images/workspace.sif \\\n"

@@ -315,11 +315,14 @@ def slurm_gres_type(model: str) -> str:
 
 
 def slurm_batch_script(granted: list[tuple[str, str]], image: str) -> str:
-    """The job script: the server in ``apptainer exec --nv`` with each dataset bound read-only under
-    ``~/data/<name>``. Apptainer binds no other host folder but the home, so other datasets are not there."""
+    """The job script: the server in ``apptainer exec --nv --contain`` with each dataset bound read-only
+    under ``~/data/<name>``. ``--contain`` keeps the host's ``/tmp``, ``/var/tmp`` and ``/dev`` (but the GPU
+    ``--nv`` adds) out and binds the home only as ``--home`` names it; what stays is the site's own ``bind
+    path`` list of ``apptainer.conf``, which must name no data folder. The environment is kept (no
+    ``--cleanenv``): the server needs the hub's variables."""
     targets = [f"{{{{homedir}}}}/{DATA_FOLDER}/{name}" for _, name in granted]
     lines = [f"mkdir -p {target}" for target in targets]
-    command = ["apptainer exec --nv"]
+    command = ["apptainer exec --nv --contain --home {{homedir}}"]
     command += [f"--bind {path}:{target}:ro" for (path, _), target in zip(granted, targets, strict=True)]
     command += [shlex.quote(image), "{{cmd}}"]
     lines.append(" \\\n    ".join(command))
