@@ -42,7 +42,7 @@ from medbroker.compute.services.workspaces import (
 )
 from medbroker.compute.tasks import workspaces_reconcile as workspaces_reconcile_task
 from medbroker.compute.tests.fakehub import FakeHub, SilentHub
-from medbroker.compute.tests.workspace_setup import Ready, workspace_ready
+from medbroker.compute.tests.workspace_setup import Ready, gpu_of, workspace_ready
 from medbroker.core.errors import DomainError, PermissionDeniedError
 from medbroker.core.timeutils import kst
 from medbroker.ingest.models import ScanProfile
@@ -122,17 +122,6 @@ def running(ready: Ready, applicant: User, fake_hub: FakeHub) -> Workspace:
 
 def online_name(ready: Ready) -> str:
     return f"{ready.online.dataset_id}-chest-x-ray"
-
-
-def gpu_of(ready: Ready) -> dict[str, object]:
-    return {
-        "allocation": ready.allocation.pk,
-        "profile": "a100-32gb",
-        "model": "A100",
-        "memory_gb": 32,
-        "node": "a100-32-a",
-        "index": 0,
-    }
 
 
 def online_record(ready: Ready) -> dict[str, object]:

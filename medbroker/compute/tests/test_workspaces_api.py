@@ -24,7 +24,7 @@ from medbroker.compute.services.hub import hub_secret
 from medbroker.compute.services.workspaces import workspace_start
 from medbroker.compute.tests.factories import agreement_for, pool
 from medbroker.compute.tests.fakehub import FakeHub, SilentHub
-from medbroker.compute.tests.workspace_setup import Ready, workspace_ready
+from medbroker.compute.tests.workspace_setup import Ready, gpu_of, workspace_ready
 from medbroker.core.timeutils import kst
 
 pytestmark = pytest.mark.django_db
@@ -79,17 +79,6 @@ def foreign(ready: Ready, other_company: Organisation, other_applicant: User, op
         requested_at=earlier,
         started_at=earlier,
     )
-
-
-def gpu_of(ready: Ready) -> dict[str, object]:
-    return {
-        "allocation": ready.allocation.pk,
-        "profile": "a100-32gb",
-        "model": "A100",
-        "memory_gb": 32,
-        "node": "a100-32-a",
-        "index": 0,
-    }
 
 
 def listed(workspace: Workspace, ready: Ready, **changes: object) -> dict[str, object]:

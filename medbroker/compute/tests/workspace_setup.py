@@ -93,3 +93,15 @@ def workspace_ready(
 def now_inside(ready: Ready) -> dt.datetime:
     """An instant inside the agreement's period, after the grants started."""
     return max(ready.online.starts_at, ready.session.started_at) + dt.timedelta(hours=1)
+
+
+def gpu_of(ready: Ready) -> dict[str, object]:
+    """The GPU record of ``ready``'s allocation, as a workspace keeps it and the hub is told."""
+    return {
+        "allocation": ready.allocation.pk,
+        "profile": "a100-32gb",
+        "model": "A100",
+        "memory_gb": 32,
+        "node": "a100-32-a",
+        "index": 0,
+    }

@@ -45,6 +45,36 @@ print(json.dumps(seen))
 """
 
 
+def _workspace_jail(
+    identity: str, home: Path, extra: list[str], program: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -I -c PROGRAM...`` in the jail's workspace mode, as a workspace is started: the caller's
+    home covered (the interpreter may live under it, in a folder uid 65534 could not enter) and the
+    interpreter bound back."""
+    prefix = (
+        ["unshare", *NAMESPACES]
+        if identity == jail.SETUID
+        else ["unshare", "--user", "--map-root-user", *NAMESPACES]
+    )
+    command = [*prefix, sys.executable, "-I", "-B", jail.__file__, "--mode", "workspace"]
+    command += [
+        "--root",
+        str(home),
+        "--data",
+        str(home / "data"),
+        "--identity",
+        identity,
+        "--processes",
+        "64",
+    ]
+    if str(Path.home()) != "/":
+        command += ["--hide", str(Path.home())]
+    for path in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+        command += ["--keep", path]
+    command += [*extra, "--", sys.executable, "-I", "-c", *program]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
 @pytest.fixture(params=[jail.SETUID, jail.USER_NAMESPACE])
 def identity(request: pytest.FixtureRequest) -> str:
     if shutil.which("unshare") is None:
@@ -67,33 +97,12 @@ def test_a_workspace_sees_its_granted_folders_only_and_cannot_write_them(
     marker.write_text("host")
     if identity == jail.SETUID:
         os.chown(home, 65534, 65534)
-    prefix = (
-        ["unshare", *NAMESPACES]
-        if identity == jail.SETUID
-        else ["unshare", "--user", "--map-root-user", *NAMESPACES]
-    )
-    command = [*prefix, sys.executable, "-I", "-B", jail.__file__, "--mode", "workspace"]
-    command += [
-        "--root",
-        str(home),
-        "--data",
-        str(home / "data"),
-        "--identity",
-        identity,
-        "--processes",
-        "64",
-    ]
-    command += ["--hide", str(datasets), "--hide", str(tmp_path / "workspaces")]
-    # As a workspace is started: the caller's home is covered (the interpreter may live under it, in a folder
-    # uid 65534 could not enter) and the interpreter bound back.
-    if str(Path.home()) != "/":
-        command += ["--hide", str(Path.home())]
-    for path in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
-        command += ["--keep", path]
-    command += ["--bind", f"{datasets / 'chest-xray'}:chest", "--"]
-    command += [sys.executable, "-I", "-c", PROBE, str(home), str(datasets / "endoscopy"), str(marker)]
+    extra = ["--hide", str(datasets), "--hide", str(tmp_path / "workspaces")]
+    extra += ["--bind", f"{datasets / 'chest-xray'}:chest"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        result = _workspace_jail(
+            identity, home, extra, [PROBE, str(home), str(datasets / "endoscopy"), str(marker)]
+        )
     finally:
         marker.unlink()
     if result.returncode == jail.FAILED and "unshare" in result.stderr:
@@ -140,33 +149,6 @@ def test_the_jail_refuses_a_bind_that_is_not_source_and_name(tmp_path: Path) -> 
         )
 
 
-def _workspace_jail(
-    identity: str, home: Path, extra: list[str], probe: str
-) -> subprocess.CompletedProcess[str]:
-    prefix = (
-        ["unshare", *NAMESPACES]
-        if identity == jail.SETUID
-        else ["unshare", "--user", "--map-root-user", *NAMESPACES]
-    )
-    command = [*prefix, sys.executable, "-I", "-B", jail.__file__, "--mode", "workspace"]
-    command += [
-        "--root",
-        str(home),
-        "--data",
-        str(home / "data"),
-        "--identity",
-        identity,
-        "--processes",
-        "64",
-    ]
-    if str(Path.home()) != "/":
-        command += ["--hide", str(Path.home())]
-    for path in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
-        command += ["--keep", path]
-    command += [*extra, "--", sys.executable, "-I", "-c", probe]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
 def test_a_dataset_folder_that_leads_outside_the_data_roots_is_not_bound(
     identity: str, tmp_path: Path
 ) -> None:
@@ -186,7 +168,7 @@ def test_a_dataset_folder_that_leads_outside_the_data_roots_is_not_bound(
         identity,
         home,
         ["--hide", str(tmp_path / "var"), "--bind", f"{roots / 'ds1'}:ds1", "--within", str(roots)],
-        "print('started')",
+        ["print('started')"],
     )
 
     assert (result.returncode, result.stdout) == (jail.FAILED, "")
@@ -202,7 +184,7 @@ def test_a_link_in_place_of_the_data_folder_is_refused(identity: str, tmp_path: 
     if identity == jail.SETUID:
         os.chown(home, 65534, 65534)
 
-    result = _workspace_jail(identity, home, [], "print('started')")
+    result = _workspace_jail(identity, home, [], ["print('started')"])
 
     assert (result.returncode, result.stdout) == (jail.FAILED, "")
     assert result.stderr == f"jail: --data {home / 'data'} is not a folder\n"
@@ -219,7 +201,7 @@ def test_a_masked_device_reads_as_dev_null(identity: str, tmp_path: Path) -> Non
         os.chown(home, 65534, 65534)
 
     result = _workspace_jail(
-        identity, home, ["--mask", str(device)], f"print(repr(open({str(device)!r}).read()))"
+        identity, home, ["--mask", str(device)], [f"print(repr(open({str(device)!r}).read()))"]
     )
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "''\n", "")
