@@ -72,7 +72,8 @@ class Command(BaseCommand):
             # revoked workspaces open.
             process.terminate()
             try:
-                process.wait(timeout=30)
+                # The hub stops its services (the idle culler takes its time), servers and proxy first.
+                process.wait(timeout=90)
             except subprocess.TimeoutExpired:
                 process.kill()
         if process.returncode not in (0, -signal.SIGTERM, None):
