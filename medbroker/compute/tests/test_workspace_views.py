@@ -76,6 +76,7 @@ EXPECTED: dict[str, list[int]] = {
     "workspace": [302, 200, 200, 403, 403, 403, 403],
     "workspace_status": [302, 200, 404, 403, 403, 403, 403],
     "workspace_list": [302, 403, 403, 403, 403, 200, 200],
+    "workspace_list_export": [302, 403, 403, 403, 403, 200, 200],
     # The applicant lands on the hub (the open workspace); the other company is refused on its own page.
     "workspace_start": [302, 302, 302, 403, 403, 403, 403],
     "workspace_stop": [302, 302, 404, 403, 403, 302, 403],
@@ -87,7 +88,7 @@ STOPPED: dict[tuple[str, str], list[tuple[Any, ...]]] = {
 
 
 def _request(client: Client, page: str, workspace: Workspace) -> Any:
-    if page in ("workspace", "workspace_list"):
+    if page in ("workspace", "workspace_list", "workspace_list_export"):
         return client.get(reverse(f"compute:{page}"))
     if page == "workspace_status":
         return client.get(reverse("compute:workspace_status", args=[workspace.pk]))
@@ -517,3 +518,44 @@ def test_the_company_s_gpu_page_links_to_the_workspace(
     )
     assert link in mine
     assert link not in staff
+
+
+def test_the_list_exports_to_excel_under_its_filters(
+    ready: Ready, applicant: User, auditor: User, login: Login, fake_hub: FakeHub
+) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    workspace = _started(applicant)
+    client = login(Client(), auditor)
+
+    response = client.get(reverse("compute:workspace_list_export"), {"state": "all"})
+
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert response["Content-Disposition"].startswith('attachment; filename="workspaces-')
+    sheet = load_workbook(BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:9] == [
+        "기업",
+        "협약",
+        "사용자",
+        "허브 사용자",
+        "이용 환경",
+        "요청 주소",
+        "상태",
+        "GPU",
+        "연결된 데이터",
+    ]
+    assert rows[1][:9] == [
+        "대구메디AI",
+        ready.agreement.number,
+        "applicant",
+        "applicant",
+        "온라인(원격)",
+        workspace.client_address,
+        "실행 중",
+        "A100 32GB · a100-32-a/gpu0",
+        f"data/{ready.online.dataset_id}-chest-x-ray (흉부 X-ray 공개 가능 영상)",
+    ]
+    assert len(rows) == 2
