@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -30,8 +29,10 @@ from medbroker.accounts.permissions import STAFF_READ_ROLES
 from medbroker.agreements.models import Agreement
 from medbroker.agreements.selectors import agreement_in_force
 from medbroker.compute.models import GpuAllocation, Workspace
+from medbroker.compute.selectors import allocation_for_agreement
 from medbroker.core.errors import NotFoundError
 from medbroker.ingest.selectors import dataset_folders
+from medbroker.ingest.services.profiles import inside_scan_roots
 
 Setting = Workspace.Setting
 
@@ -115,11 +116,9 @@ def _company_agreements(user: User, *, at: dt.datetime) -> list[Agreement]:
 
 
 def _active_allocation(agreement: Agreement) -> GpuAllocation | None:
-    return (
-        GpuAllocation.objects.filter(agreement=agreement, status=GpuAllocation.Status.ACTIVE)
-        .select_related("gpu__node")
-        .first()
-    )
+    """The agreement's GPU once accepted: an offer still waiting for the company gives no workspace."""
+    allocation = allocation_for_agreement(agreement)
+    return allocation if allocation is not None and allocation.status == GpuAllocation.Status.ACTIVE else None
 
 
 def grant_refusal_message(grant: AccessGrant, *, user: User, setting: str, at: dt.datetime) -> str | None:
@@ -129,17 +128,6 @@ def grant_refusal_message(grant: AccessGrant, *, user: User, setting: str, at: d
     else:
         refusal = grant_remote_refusal(grant, user=user, at=at)
     return None if refusal is None else str(refusal.message)
-
-
-def _inside_data_roots(folder: str) -> bool:
-    """Whether ``folder``, links followed, lies inside one of the data roots (``MEDBROKER_SCAN_ROOTS``): a
-    dataset's folder changed into a link elsewhere opens nothing (the jail checks it again when it binds)."""
-    real = os.path.realpath(folder)
-    for root in settings.MEDBROKER_SCAN_ROOTS:
-        base = os.path.realpath(root)
-        if real == base or real.startswith(base.rstrip(os.sep) + os.sep):
-            return True
-    return False
 
 
 def workspace_plan(user: User, *, setting: str, at: dt.datetime) -> WorkspacePlan:
@@ -181,7 +169,7 @@ def workspace_plan(user: User, *, setting: str, at: dt.datetime) -> WorkspacePla
         message = grant_refusal_message(grant, user=user, setting=setting, at=at)
         if message is None and grant.dataset_id not in folders:
             message = _("서버에 데이터 폴더가 등록되지 않아 작업 공간에 연결할 수 없습니다.")
-        elif message is None and not _inside_data_roots(folders[grant.dataset_id]):
+        elif message is None and not inside_scan_roots(folders[grant.dataset_id]):
             message = _(
                 "데이터 폴더가 허용된 데이터 보관 위치 밖에 있어 작업 공간에 연결할 수 없습니다. 운영자에게 문의하세요."
             )

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from oauth2_provider.models import Application
 
 from medbroker.audit.services import audit_record
-from medbroker.core import jail
+from medbroker.core import confinement, jail
 
 HUB_CLIENT_ID = "medbroker-jupyterhub"
 # The hub service that the platform is, and the configuration the local hub runs with.
@@ -112,22 +112,6 @@ def hub_oauth_application_ensure() -> Application:
     return application
 
 
-def workspace_hidden_paths() -> list[str]:
-    """The folders a workspace's jail covers: where services keep state and sockets, people their files,
-    and the platform its code, database, uploads, test sets and every dataset (granted ones come back under
-    ``data/``, read-only)."""
-    paths = [*jail.ALWAYS_HIDDEN, "/var/log", "/root"]
-    paths += [str(settings.BASE_DIR), str(settings.VAR_DIR), str(settings.MEDIA_ROOT)]
-    paths += [str(settings.MEDBROKER_EVALUATION_ROOT), str(settings.MEDBROKER_HUB_STATE_DIR)]
-    # Other people's homes: the workspace's own is bound back by the jail.
-    paths.append(str(settings.MEDBROKER_WORKSPACE_ROOT))
-    paths += [str(root) for root in settings.MEDBROKER_SCAN_ROOTS]
-    home = os.path.expanduser("~")
-    if home not in ("/", ""):
-        paths.append(home)
-    return sorted({os.path.realpath(path) for path in paths if os.path.realpath(path) != "/"})
-
-
 def workspace_kept_paths() -> list[str]:
     """What the JupyterLab server needs from under a hidden folder: the interpreter and its packages."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
@@ -155,7 +139,7 @@ def hub_process_environment(
         "MEDBROKER_HUB_PROXY_COMMAND": settings.MEDBROKER_HUB_PROXY_COMMAND,
         "MEDBROKER_HUB_IDLE_SECONDS": str(max(idle, 1) * 60),
         "MEDBROKER_WORKSPACE_ROOT": str(settings.MEDBROKER_WORKSPACE_ROOT),
-        "MEDBROKER_WORKSPACE_HIDE": os.pathsep.join(workspace_hidden_paths()),
+        "MEDBROKER_WORKSPACE_HIDE": os.pathsep.join(confinement.hidden_paths()),
         "MEDBROKER_WORKSPACE_DATA_ROOTS": os.pathsep.join(
             str(root) for root in settings.MEDBROKER_SCAN_ROOTS
         ),

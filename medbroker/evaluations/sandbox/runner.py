@@ -66,12 +66,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from django.conf import settings
 from django.utils.translation import gettext as _
 
+from medbroker.core import confinement
 from medbroker.core import jail as jail_module
-from medbroker.core.jail import ALWAYS_HIDDEN, SETUID, USER_NAMESPACE
 from medbroker.core.jail import FAILED as JAIL_FAILED
+from medbroker.core.jail import SETUID, USER_NAMESPACE
 from medbroker.evaluations.sandbox.child import TEST_HOOKS_VARIABLE
 from medbroker.evaluations.sandbox.manifest import CaseError, case_prepare, output_interpret, spatial_shape
 
@@ -95,15 +95,6 @@ READ_CHUNK = 64 * 1024
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 # How long a killed jail's processes may take to end, at most (they end at once: SIGKILL).
 NAMESPACE_END_SECONDS = 10
-# The folders of this project the jail covers, by setting name: its code, data and secrets.
-HIDDEN_SETTINGS = (
-    "BASE_DIR",
-    "VAR_DIR",
-    "MEDIA_ROOT",
-    "MEDBROKER_EVALUATION_ROOT",
-    "MEDBROKER_WORKSPACE_ROOT",
-    "MEDBROKER_HUB_STATE_DIR",
-)
 JOB_FOLDER = "job"
 WORK_FOLDER = "empty"
 
@@ -305,19 +296,8 @@ def _limits(memory_mb: int, cpu_seconds: int) -> Callable[[], None]:
 
 
 def hidden_paths() -> list[str]:
-    """The folders the jail covers: ``ALWAYS_HIDDEN``, the worker's home and the project's folders."""
-    found = list(ALWAYS_HIDDEN)
-    with contextlib.suppress(RuntimeError, KeyError):
-        found.append(os.path.realpath(Path.home()))
-    if settings.configured:
-        for name in HIDDEN_SETTINGS:
-            value = getattr(settings, name, None)
-            if value:
-                # Where the folder really is: a link to it would otherwise lead around the cover.
-                found.append(os.path.realpath(value))
-    # "/" (a service account's home may be) would cover everything: the jail refuses it, so it is left
-    # out here.
-    return [path for path in dict.fromkeys(found) if path != "/"]
+    """The folders the jail covers (``core/confinement.py``, the same for workspaces)."""
+    return confinement.hidden_paths()
 
 
 def kept_paths(isolation: Isolation) -> list[str]:

@@ -72,6 +72,11 @@ def _is_inside(path: Path, folders: list[Path]) -> bool:
     return any(path == folder or path.is_relative_to(folder) for folder in folders)
 
 
+def inside_scan_roots(folder: str | Path) -> bool:
+    """Whether ``folder``, links and ``..`` resolved, lies inside one of the allowed data roots."""
+    return _is_inside(Path(folder).resolve(), scan_roots())
+
+
 def _is_operator(actor: Any) -> bool:
     return bool(actor is not None and actor.has_role(Role.OPERATOR))
 
